@@ -37,9 +37,12 @@ def heatmap(matrix, *, title: str, xlabel: str, ylabel: str, ax=None, cmap: str 
     image = ax.imshow(m, cmap=cmap, aspect="auto", **kwargs)
     cbar = ax.figure.colorbar(image, ax=ax)
     cbar.set_label(colorbar_label)
-    if annotate:
+    if annotate:  # dark text on light cells, light text on dark ones
         for (i, j), value in np.ndenumerate(m):
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8, color="w")
+            red, green, blue, _ = image.cmap(image.norm(value))
+            light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                    color="black" if light else "white")
     if xticklabels is not None:
         ax.set_xticks(range(len(xticklabels)), xticklabels, rotation=45, ha="right")
     if yticklabels is not None:
@@ -53,8 +56,9 @@ def scatter(points, *, title: str, xlabel: str = "x₁", ylabel: str = "x₂", l
     """Points of shape [n, 2], coloured by ``labels`` if given."""
     p = _numpy(points)
     ax = _axes(ax)
-    c = None if labels is None else _numpy(labels)
-    ax.scatter(p[:, 0], p[:, 1], c=c, s=kwargs.pop("s", 12), cmap=kwargs.pop("cmap", "tab10"), **kwargs)
+    if labels is not None:  # a colour map only means something with labels to colour by
+        kwargs.update(c=_numpy(labels), cmap=kwargs.get("cmap", "tab10"))
+    ax.scatter(p[:, 0], p[:, 1], s=kwargs.pop("s", 12), **kwargs)
     if equal:
         ax.set_aspect("equal", adjustable="datalim")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)

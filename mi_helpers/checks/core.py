@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -190,12 +191,8 @@ def describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return f"tensor of shape {tuple(value.shape)}, {str(value.dtype).replace('torch.', '')}" \
                + ("" if value.device.type == "cpu" else f", on {value.device}")
-    try:
-        import numpy as np
-        if isinstance(value, np.ndarray):
-            return f"numpy array of shape {value.shape}, {value.dtype}"
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(value, np.ndarray):
+        return f"numpy array of shape {value.shape}, {value.dtype}"
     if isinstance(value, (tuple, list)):
         return f"{type(value).__name__} of {len(value)} items"
     if isinstance(value, float):
@@ -209,7 +206,7 @@ def show(tensor: torch.Tensor, limit: int = 6) -> str:
     """A compact printout of a small tensor, or its first entries."""
     t = tensor.detach().cpu()
     if t.numel() <= limit * limit and t.dim() <= 2:
-        return str(t.numpy().round(4)).replace("\n", "\n")
+        return str(t.numpy().round(4))
     flat = t.flatten()[:limit].numpy().round(4)
     return f"first entries {flat} ..."
 
@@ -260,9 +257,7 @@ def expect_close(received: torch.Tensor, expected: torch.Tensor, *, tried: str,
                              tried=tried, name=name, hint=hint)
     diff = (received.detach().cpu() - expected.cpu()).abs()
     if not torch.allclose(received.detach().cpu(), expected.cpu(), atol=atol, rtol=rtol):
-        worst = int(diff.argmax())
-        where = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), expected.shape)) \
-            if expected.dim() else ()
+        where = tuple(int(i) for i in np.unravel_index(int(diff.argmax()), tuple(expected.shape)))
         fail(problem, tried=tried, expected=show(expected), received=show(received),
              hint=(hint + "\n" if hint else "")
              + f"largest difference {diff.max().item():.3g} at index {where}")

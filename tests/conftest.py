@@ -1,0 +1,78 @@
+"""Shared test helpers: the course's paths and the reference answers of the solution notebooks."""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def notebook_path(directory: Path, number: str) -> Path:
+    """The notebook of ``directory`` whose name starts with ``number`` ("00")."""
+    found = sorted(directory.glob(f"{number}_*.ipynb"))
+    if not found:
+        pytest.fail(f"no notebook {number}_*.ipynb in {directory}")
+    return found[0]
+
+
+@functools.lru_cache(maxsize=None)
+def solution_namespace(number: str) -> dict:
+    """Execute the code cells of solution notebook ``number`` that define things.
+
+    Only the setup cells and answer cells run: imports, function and class
+    definitions. Test cells, figures and training are left out, so this is fast.
+    """
+    nb = json.loads(notebook_path(SOLUTIONS, number).read_text(encoding="utf-8"))
+    namespace: dict = {"__name__": f"solution_{number}"}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] != "code":
+            continue
+        if meta.get("solution") or "setup" in tags:
+            source = "".join(cell["source"])
+            source = "\n".join(line for line in source.splitlines()
+                               if not line.lstrip().startswith(("%", "!")))
+            exec(compile(source, f"<{number} cell>", "exec"), namespace)
+    return namespace
+
+
+def solution(exercise_id: str):
+    """The solution notebook's answer to exercise ``NN.k``: the object named by its slug."""
+    from mi_helpers.checks import REGISTRY
+
+    ex = REGISTRY[exercise_id]
+    namespace = solution_namespace(ex.notebook)
+    if ex.slug not in namespace:
+        pytest.fail(f"solution notebook {ex.notebook} defines no `{ex.slug}`")
+    return namespace[ex.slug]
+
+
+def notebook_names() -> list[str]:
+    return sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that execute whole notebooks carry the mark `notebooks` (make test-fast skips them)."""
+    for item in items:
+        if item.module.__name__ in {"test_notebooks", "test_nbgrader", "test_grading"}:
+            item.add_marker(pytest.mark.notebooks)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what executing each notebook cost: the figures the limits are checked against."""
+    from notebook_runs import MEASURED
+
+    if not MEASURED:
+        return
+    tr = terminalreporter
+    tr.section("notebook run times, memory and scores")
+    tr.write_line(f"{'notebook':38} {'seconds':>8} {'peak MB':>8} {'points':>8}")
+    for name, grade in sorted(MEASURED.items()):
+        tr.write_line(f"{name:38} {grade.seconds:8.1f} {grade.peak_memory_mb:8.0f} "
+                      f"{grade.points:>4g}/{grade.max_points:<3}")
