@@ -1,0 +1,47 @@
+"""Every notebook, executed: solutions pass every check within the limits; learner versions earn zero."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import notebook_names
+from mi_helpers.checks import exercises_of
+from notebook_runs import MEASURED, learner_grade, solution_grade
+
+TIME_LIMIT_S = 90  # COURSE_SPEC section 2, one notebook on a 2-core machine
+COURSE_TIME_LIMIT_S = 12 * 60
+MEMORY_LIMIT_MB = 1536  # 1.5 GB peak resident memory of the kernel
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_solution_passes_every_check(name):
+    grade = solution_grade(name)
+    failed = [r.message for r in grade.results if r.verdict != "passed"]
+    assert not failed, "\n".join(failed)
+    assert {r.exercise.id for r in grade.results} == {ex.id for ex in exercises_of(name[:2])}
+    assert grade.points == grade.max_points > 0
+    assert grade.restarts == 0
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_solution_within_time_and_memory(name):
+    grade = solution_grade(name)
+    assert grade.seconds <= TIME_LIMIT_S, f"{name} took {grade.seconds:.0f} s"
+    assert 0 < grade.peak_memory_mb <= MEMORY_LIMIT_MB, f"{name} peaked at {grade.peak_memory_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_learner_version_earns_zero_with_a_clear_message(name):
+    grade = learner_grade(name)
+    assert grade.points == 0
+    assert grade.restarts == 0, "the learner version must not kill its kernel"
+    for result in grade.results:
+        assert result.verdict == "not attempted", result.message
+        assert result.message.startswith(f"✘ {result.exercise.title}: not attempted yet"), result.message
+        assert "Traceback" not in result.message
+
+
+def test_whole_course_within_time():
+    for name in notebook_names():
+        solution_grade(name)
+    total = sum(g.seconds for key, g in MEASURED.items() if key.startswith("solutions/"))
+    assert total <= COURSE_TIME_LIMIT_S, f"the course takes {total:.0f} s"
