@@ -1,0 +1,53 @@
+# Hands-on mechanistic interpretability: one command to learn, one to test.
+#   make lab      set up .venv if missing, open the course in JupyterLab
+#   make test     set up .venv if missing, run the whole test suite
+# The rest is for instructors and course authors (make help).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help setup lab test test-fast grade release check-release classroom clean
+
+help:
+	@echo "make lab            open the course (creates .venv on first use)"
+	@echo "make test           run every test, every notebook included"
+	@echo "make test-fast      the tests that do not execute notebooks"
+	@echo "make grade NB=notebooks/00_orientation.ipynb   grade one notebook"
+	@echo "make release        regenerate notebooks/ from solutions/ with nbgrader"
+	@echo "make check-release  fail if notebooks/ is out of date"
+	@echo "make classroom      lay out classroom/ for nbgrader (instructors)"
+
+# The environment: created when missing, reinstalled when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not notebooks"
+
+grade: $(STAMP)
+	@test -n "$(NB)" || (echo "say which notebook: make grade NB=notebooks/00_orientation.ipynb" && exit 2)
+	$(BIN)/mi-grade "$(NB)"
+
+release: $(STAMP)
+	$(BIN)/python -m mi_helpers.release
+
+check-release: $(STAMP)
+	$(BIN)/python -m mi_helpers.release --check
+
+classroom: $(STAMP)
+	$(BIN)/python -m mi_helpers.release --classroom
+
+clean:
+	rm -rf classroom .pytest_cache .hypothesis build

@@ -1,0 +1,98 @@
+"""The classroom path: nbgrader generates, autogrades with the hidden tests, and exports.
+
+A temporary course directory stands in for a classroom, configured by the
+repository's own nbgrader_config.py (nbgrader runs from the repository root).
+The solution version earns every autograded point; the learner version none.
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from conftest import NOTEBOOKS, ROOT, SOLUTIONS, notebook_names
+from mi_helpers.release import nbgrader_env
+from submissions import A, B, C, D, NB, answer_id, index_of, insert_before, set_answer, solved
+
+LOOP_TIMEOUT_S = 20
+
+def nbgrader(course, *args):
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}",
+                           f"--CourseDirectory.db_url=sqlite:///{course}/gradebook.db", "--log-level=WARN"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900, env=nbgrader_env())
+    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory):
+    """Every notebook generated, submitted by two students, autograded and exported."""
+    course = tmp_path_factory.mktemp("classroom")
+    submitters = {"solver": SOLUTIONS, "starter": NOTEBOOKS}
+    for name in notebook_names():
+        (course / "source" / name).mkdir(parents=True)
+        shutil.copy(SOLUTIONS / f"{name}.ipynb", course / "source" / name)
+        nbgrader(course, "generate_assignment", name, "--force")
+        for student, folder in submitters.items():
+            target = course / "submitted" / student / name
+            target.mkdir(parents=True)
+            shutil.copy(folder / f"{name}.ipynb", target)
+        extra = []
+        if name.startswith(NB):
+            (course / "submitted" / "tamperer" / name).mkdir(parents=True)
+            nbformat.write(tampered(), course / "submitted" / "tamperer" / name / f"{name}.ipynb")
+            extra = [f"--ResilientExecute.timeout={LOOP_TIMEOUT_S}"]
+        nbgrader(course, "autograde", name, "--create", "--force", *extra)
+    nbgrader(course, "export", f"--to={course / 'grades.csv'}")
+    return course
+
+
+def tampered() -> nbformat.NotebookNode:
+    """Notebook 00 solved, then: A's test cell edited, B's deleted, a cell that kills the
+    kernel before C, and an endless loop in D's answer cell."""
+    nb = solved()
+    nb.cells[index_of(nb, f"test_{answer_id(A)}")].source = "print('✔ passed')"
+    del nb.cells[index_of(nb, f"test_{answer_id(B)}")]
+    insert_before(nb, answer_id(C), "import os\nos._exit(1)")
+    set_answer(nb, D, "while True:\n    pass")
+    return nb
+
+
+def test_tampering_and_crashes_cost_only_their_own_exercise(classroom):
+    with Gradebook(f"sqlite:///{classroom}/gradebook.db") as gb:
+        name = next(n for n in notebook_names() if n.startswith(NB))
+        sub = gb.find_submission_notebook(name, name, "tamperer")
+        scores = {g.name: g.score for g in sub.grades if g.max_score and g.cell_type == "code"}
+        assert scores[f"test_{answer_id(A)}"] == 0  # edited: earns nothing
+        assert scores[f"test_{answer_id(B)}"] == 0  # deleted, restored: earns nothing
+        assert scores[f"test_{answer_id(C)}"] == C.points  # survived the crash before it
+        assert scores[f"test_{answer_id(D)}"] == 0  # its answer never finished
+        assert sub.code_score == C.points
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_release_matches_the_committed_notebook(classroom, name):
+    assert (classroom / "release" / name / f"{name}.ipynb").read_bytes() == \
+        (NOTEBOOKS / f"{name}.ipynb").read_bytes()
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_solution_full_marks_learner_zero(classroom, name):
+    with Gradebook(f"sqlite:///{classroom}/gradebook.db") as gb:
+        solver = gb.find_submission_notebook(name, name, "solver")
+        starter = gb.find_submission_notebook(name, name, "starter")
+        assert solver.max_code_score > 0
+        assert solver.code_score == solver.max_code_score, [
+            (g.name, g.score) for g in solver.grades if g.max_score and g.score != g.max_score]
+        assert starter.code_score == 0
+
+
+def test_export_lists_both_students(classroom):
+    rows = list(csv.DictReader((classroom / "grades.csv").open()))
+    assert {r["student_id"] for r in rows} == {"solver", "starter", "tamperer"}
+    assert len(rows) == 3 * len(notebook_names())
