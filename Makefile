@@ -27,8 +27,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Serve the repository (nbgrader's classroom/ must lie inside it) and open on notebooks/.
+# Jupyter refuses root unless told: containers and CI machines often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

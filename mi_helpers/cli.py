@@ -24,7 +24,8 @@ from .grading import (CELL_TIMEOUT_S, MEMORY_LIMIT_MB, TOTAL_TIMEOUT_S, GradingE
 class _Collector:
     """A pytest plugin that keeps the collected items, to read their results afterwards."""
 
-    items: list = []
+    def __init__(self):
+        self.items: list = []
 
     def pytest_collection_finish(self, session):
         self.items = list(session.items)
