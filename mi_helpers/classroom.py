@@ -87,7 +87,7 @@ class ResilientExecute(Execute):
         run = execute(nb, cell_timeout=self.timeout or 120, memory_limit_mb=MEMORY_LIMIT_MB,
                       total_timeout=TOTAL_TIMEOUT_S, kernel_name=kernel, workdir=Path(workdir),
                       graded=graded)
-        for index, why in run.failed_cells.items():
+        for index, (_, why) in run.failed_cells.items():
             nb.cells[index].outputs = [_error("CellFailed", f"✘ this cell {why}.")]
         for cell in nb.cells:
             how = cell.metadata.pop(TAMPERED, None)

@@ -195,7 +195,7 @@ class Execution:
     seconds: float
     peak_memory_mb: float
     restarts: int
-    failed_cells: dict[int, str]  # cell index -> why: timed out, out of memory, crashed
+    failed_cells: dict[int, tuple[str, str]]  # cell index -> (verdict, why)
 
 
 def execute(nb, *, cell_timeout: float = CELL_TIMEOUT_S, memory_limit_mb: float = MEMORY_LIMIT_MB,
@@ -209,7 +209,7 @@ def execute(nb, *, cell_timeout: float = CELL_TIMEOUT_S, memory_limit_mb: float 
     and execution goes on after it. Errors inside cells are kept as their outputs.
     """
     started = time.perf_counter()
-    failed: dict[int, str] = {}
+    failed: dict[int, tuple[str, str]] = {}
     peak_mb, restarts, position = 0.0, 0, 0
     resources = {"metadata": {"path": str(workdir)}}
     while position < len(nb.cells) and restarts <= MAX_RESTARTS:
@@ -234,16 +234,15 @@ def execute(nb, *, cell_timeout: float = CELL_TIMEOUT_S, memory_limit_mb: float 
                 position = len(nb.cells)
             except _OutOfTime:
                 position = len(nb.cells)
-                failed.update({i: f"was not run: the notebook passed the total limit of {total_timeout:.0f} s"
-                               for i in range(index, len(nb.cells)) if i in graded})
+                why = f"was not run: the notebook passed the total limit of {total_timeout:.0f} s"
+                failed.update({i: ("timed out", why) for i in range(index, len(nb.cells)) if i in graded})
             except (CellTimeoutError, DeadKernelError, RuntimeError) as exc:
                 if watch.killed:
-                    reason = f"used more than {memory_limit_mb:.0f} MB of memory"
+                    failed[index] = ("out of memory", f"used more than {memory_limit_mb:.0f} MB of memory")
                 elif isinstance(exc, CellTimeoutError):
-                    reason = f"ran longer than {cell_timeout:.0f} s"
+                    failed[index] = ("timed out", f"ran longer than {cell_timeout:.0f} s")
                 else:
-                    reason = "crashed the kernel (exit, abort or segfault)"
-                failed[index] = reason
+                    failed[index] = ("crashed", "crashed the kernel (exit, abort or segfault)")
                 position = max(position, index + 1)
                 restarts += 1
             finally:
@@ -328,9 +327,8 @@ def grade_notebook(path: str | Path, *, reference: str | Path | None = None,
     for index, ex in test_index.items():
         cell = plan.cells[index]
         if index in skip:
-            verdict = ("timed out" if "longer" in skip[index] or "total" in skip[index] else
-                       "out of memory" if "memory" in skip[index] else "crashed")
-            results[ex.id] = Result(ex, verdict, 0, f"✘ {ex.title}: the check {skip[index]}.")
+            verdict, why = skip[index]
+            results[ex.id] = Result(ex, verdict, 0, f"✘ {ex.title}: the check {why}.")
             continue
         if cell.get("execution_count") is None and not cell.get("outputs"):
             results[ex.id] = Result(ex, "crashed", 0,
@@ -338,12 +336,12 @@ def grade_notebook(path: str | Path, *, reference: str | Path | None = None,
             continue
         error = _error_message(cell)
         if error is None:
-            results[ex.id] = Result(ex, "passed", ex.points, _printed(cell).splitlines()[-1]
-                                    if _printed(cell) else f"✔ {ex.title} passed")
+            printed = _printed(cell).splitlines()
+            results[ex.id] = Result(ex, "passed", ex.points, printed[-1] if printed else f"✔ {ex.title} passed")
         else:
             verdict = "not attempted" if "NotImplementedError" in error else "failed"
             results[ex.id] = Result(ex, verdict, 0, error)
 
-    problems = [f"cell {i + 1} {why}" for i, why in sorted(skip.items())]
+    problems = [f"cell {i + 1} {why}" for i, (_, why) in sorted(skip.items())]
     ordered = sorted(results.values(), key=lambda r: int(r.exercise.id.split(".")[1]))
     return Grade(path, ordered, run.seconds, run.peak_memory_mb, run.restarts, problems)
