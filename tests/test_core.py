@@ -155,3 +155,22 @@ def test_expect_tensor_and_number_messages():
     with pytest.raises(Exception, match="NaN"):
         expect_number(math.nan, 1.0, tried="t")
     assert expect_number(torch.tensor(2.0), 2.0, tried="t") == 2.0
+
+
+def test_a_check_puts_every_global_random_state_back(toy_check):
+    import random
+
+    import numpy as np
+
+    def double_that_draws(x):
+        random.random(), np.random.rand(), torch.rand(3)
+        torch.manual_seed(123)
+        return 2 * x
+
+    before = random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state()
+    toy_check(double_that_draws)
+    with pytest.raises(ExerciseFailed):
+        toy_check(lambda x: (torch.manual_seed(7), x)[1])
+    assert random.getstate() == before[0]
+    assert (np.random.get_state()[1] == before[1]).all()
+    assert torch.equal(torch.get_rng_state(), before[2])

@@ -14,12 +14,15 @@ frames from inside ``mi_helpers`` (IPython asks an exception for
 ``_render_traceback_`` before it formats one).
 
 Checks build their inputs from a local :class:`torch.Generator`, so they give
-the same verdict on every run and never disturb the learner's random state.
+the same verdict on every run; the decorator puts Python's, NumPy's and
+PyTorch's global random states back afterwards, so a check never disturbs the
+learner's random streams, whatever the learner's code drew.
 """
 from __future__ import annotations
 
 import functools
 import math
+import random
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +125,8 @@ def exercise(id: str, slug: str, *, points: int, difficulty: int, minutes: int):
         @functools.wraps(check)
         def run(answer: Any = None, *args: Any, **kwargs: Any) -> None:
             __tracebackhide__ = True  # pytest: keep the report on the verdict
+            # Whatever the learner's code draws, the notebook's random streams go on as before.
+            states = random.getstate(), np.random.get_state(), torch.get_rng_state()
             try:
                 if answer is None:
                     fail(f"the check received None instead of your `{slug}`.",
@@ -133,6 +138,10 @@ def exercise(id: str, slug: str, *, points: int, difficulty: int, minutes: int):
                 check(answer, *args, **kwargs)
             except _Failure as failure:
                 raise ExerciseFailed(title, failure.problem, **failure.parts) from None
+            finally:
+                random.setstate(states[0])
+                np.random.set_state(states[1])
+                torch.set_rng_state(states[2])
             print(f"✔ {title} passed")
 
         if id in REGISTRY and REGISTRY[id].slug != slug:
@@ -159,10 +168,12 @@ def _learner_frames(exc: BaseException) -> str:
     return "\n".join(lines)
 
 
-def call(fn: Callable[..., Any], *args: Any, tried: str, **kwargs: Any) -> Any:
+def call(fn: Callable[..., Any], *args: Any, tried: str, hint_if_raised: str = "",
+         **kwargs: Any) -> Any:
     """Call the learner's ``fn`` and turn anything that goes wrong into a verdict.
 
-    ``tried`` describes the inputs in words ("x of shape (4, 3), float32").
+    ``tried`` describes the inputs in words ("x of shape (4, 3), float32");
+    ``hint_if_raised`` replaces the generic hint when the learner's code raises.
     """
     try:
         result = fn(*args, **kwargs)
@@ -175,7 +186,7 @@ def call(fn: Callable[..., Any], *args: Any, tried: str, **kwargs: Any) -> Any:
         raise
     except Exception as exc:  # the learner's bug: say what and where, not how we got there
         failure = _Failure(f"your function raised {type(exc).__name__}: {exc}", tried=tried,
-                           hint="run your function on the input above yourself and read the error")
+                           hint=hint_if_raised or "run your function on the input above yourself and read the error")
         failure.parts["detail"] = _learner_frames(exc)
         raise failure from None
     if result is None:
