@@ -195,6 +195,26 @@ def call(fn: Callable[..., Any], *args: Any, tried: str, hint_if_raised: str = "
     return result
 
 
+def detached(value: Any) -> Any:
+    """The value with any tensors in it (or in a returned tuple or list) cut from autograd."""
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, (tuple, list)):
+        return type(value)(detached(v) for v in value)
+    return value
+
+
+def call_on_copies(fn: Callable[..., Any], *args: Any, tried: str, **kwargs: Any) -> Any:
+    """:func:`call` on copies of the tensor arguments, with the result detached.
+
+    For checks that reuse their inputs afterwards: an in-place edit by the
+    learner's code cannot change them. (A check that wants to catch in-place
+    edits calls :func:`call` and compares the input before and after.)
+    """
+    copies = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+    return detached(call(fn, *copies, tried=tried, **kwargs))
+
+
 # ---------------------------------------------------------------- describing values
 
 def describe(value: Any) -> str:

@@ -13,7 +13,8 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from .core import call, describe, exercise, expect, expect_close, expect_number, expect_tensor, fail, generator, show
+from .core import (call_on_copies, describe, exercise, expect, expect_close, expect_number,
+                   expect_tensor, fail, generator, show)
 
 
 def _random_orthogonal(d: int, g: torch.Generator) -> torch.Tensor:
@@ -31,22 +32,8 @@ def _align_signs(reference: torch.Tensor, received: torch.Tensor, dim: int) -> t
     return reference * signs
 
 
-def _detached(value):
-    """The value with any tensors in it (or in a returned tuple) cut from autograd."""
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, tuple):
-        return tuple(_detached(v) for v in value)
-    return value
 
 
-def _call(fn, *args, tried: str):
-    """Call the learner's function on copies, so an in-place edit cannot change the check's inputs.
-
-    Tensors that come back are detached: autograd has nothing to do with these exercises.
-    """
-    result = call(fn, *(a.clone() if isinstance(a, torch.Tensor) else a for a in args), tried=tried)
-    return _detached(result)
 
 
 # ---------------------------------------------------------------- 01.1
@@ -69,7 +56,7 @@ def check_project_onto(project_onto):
     x = torch.tensor([[3.0, 4.0], [1.0, -2.0], [0.0, 0.0]])
     v = torch.tensor([0.0, 2.0])
     tried = "x = [[3, 4], [1, -2], [0, 0]], v = [0, 2] (length 2, not a unit vector)"
-    out = _call(project_onto, x, v, tried=tried)
+    out = call_on_copies(project_onto, x, v, tried=tried)
     expect_tensor(out, shape=(3, 2), dtype=torch.float32, tried=tried,
                   hint="return the projected vectors, one row per row of x (shape [n, d]), "
                        "not the coefficients x·v (shape [n])")
@@ -81,7 +68,7 @@ def check_project_onto(project_onto):
     x = torch.randn(6, 5, generator=g)
     v = 3 * torch.randn(5, generator=g)
     tried = f"x of shape (6, 5), v of shape (5,) with |v| = {v.norm():.2f}, float32"
-    p = _call(project_onto, x, v, tried=tried)
+    p = call_on_copies(project_onto, x, v, tried=tried)
     expect_tensor(p, shape=(6, 5), dtype=torch.float32, tried=tried)
 
     # each projected row lies on the line through v: Cauchy-Schwarz holds with equality
@@ -98,13 +85,13 @@ def check_project_onto(project_onto):
            hint="the right multiple of v is the one that leaves nothing along v behind")
 
     tried_twice = tried + "; then your projection projected again"
-    pp = _call(project_onto, p, v, tried=tried_twice)
+    pp = call_on_copies(project_onto, p, v, tried=tried_twice)
     expect_close(pp, p, tried=tried_twice, atol=1e-4,
                  problem="projecting twice changes the result: a projection must be idempotent.",
                  hint="once a vector lies along v, projecting it onto v must leave it unchanged")
 
     tried_scaled = tried + "; then v replaced by -2.5 v"
-    ps = _call(project_onto, x, -2.5 * v, tried=tried_scaled)
+    ps = call_on_copies(project_onto, x, -2.5 * v, tried=tried_scaled)
     expect_close(ps, p, tried=tried_scaled, atol=1e-4,
                  problem="the result changes when v is rescaled or flipped.",
                  hint="projecting onto v or onto -2.5 v is projecting onto the same line; "
@@ -139,7 +126,7 @@ def check_gram_schmidt(gram_schmidt):
     # a1 = (3, 4) has length 5; a2 = (1, 2) minus its part along q1 is (-0.32, 0.24), of length 0.4
     A = torch.tensor([[3.0, 1.0], [4.0, 2.0]])
     tried = "A = [[3, 1], [4, 2]]: columns a1 = (3, 4), a2 = (1, 2)"
-    Q = _call(gram_schmidt, A, tried=tried)
+    Q = call_on_copies(gram_schmidt, A, tried=tried)
     expect_tensor(Q, shape=(2, 2), dtype=torch.float32, tried=tried)
     expect_close(Q, torch.tensor([[0.6, -0.8], [0.8, 0.6]]), tried=tried,
                  problem="Q is wrong on a case worked out by hand.", hint=_gram_schmidt_hint(A, Q))
@@ -147,7 +134,7 @@ def check_gram_schmidt(gram_schmidt):
     g = generator("01.2")
     A = torch.randn(6, 4, generator=g)
     tried = "A of shape (6, 4), float32, random Gaussian (full column rank)"
-    Q = _call(gram_schmidt, A, tried=tried)
+    Q = call_on_copies(gram_schmidt, A, tried=tried)
     expect_tensor(Q, shape=(6, 4), dtype=torch.float32, tried=tried,
                   hint="Q has one orthonormal column per column of A: shape [d, k]")
 
@@ -176,7 +163,7 @@ def check_gram_schmidt(gram_schmidt):
 def check_change_of_basis(change_of_basis):
     x = torch.tensor([[1.0, 0.0], [-2.0, 5.0], [0.5, 0.25]])
     tried = "the identity basis B = I (2 × 2), x = [[1, 0], [-2, 5], [0.5, 0.25]]"
-    c = _call(change_of_basis, x, torch.eye(2), tried=tried)
+    c = call_on_copies(change_of_basis, x, torch.eye(2), tried=tried)
     expect_tensor(c, shape=(3, 2), dtype=torch.float32, tried=tried,
                   hint="one row of coordinates per row of x: shape [n, d]")
     expect_close(c, x, tried=tried, problem="in the standard basis the coordinates should be x itself.")
@@ -185,7 +172,7 @@ def check_change_of_basis(change_of_basis):
     B = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
     x = torch.tensor([[1.0, 0.0], [1.0, 1.0], [2.0, 3.0]])
     tried = "B = [[1, 1], [0, 1]] (basis vectors are the columns b1 = (1, 0), b2 = (1, 1)), x = [[1, 0], [1, 1], [2, 3]]"
-    c = _call(change_of_basis, x, B, tried=tried)
+    c = call_on_copies(change_of_basis, x, B, tried=tried)
     expect_tensor(c, shape=(3, 2), dtype=torch.float32, tried=tried)
     expect_close(c, torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 3.0]]), tried=tried,
                  problem="the coordinates are wrong on a case worked out by hand.",
@@ -198,7 +185,7 @@ def check_change_of_basis(change_of_basis):
     B = torch.eye(4) + 0.5 * torch.randn(4, 4, generator=g)
     x = torch.randn(5, 4, generator=g)
     tried = "x of shape (5, 4), B of shape (4, 4): random, invertible, not orthogonal"
-    c = _call(change_of_basis, x, B, tried=tried)
+    c = call_on_copies(change_of_basis, x, B, tried=tried)
     expect_tensor(c, shape=(5, 4), dtype=torch.float32, tried=tried)
     expect_close(c @ B.T, x, tried=tried, atol=1e-4, name="the reconstruction Σ_j c_ij b_j",
                  problem="the coordinates do not rebuild the points: B c_i ≠ x_i.",
@@ -233,7 +220,7 @@ def check_low_rank_approx(low_rank_approx):
     # singular values 3, 1, 2 sit on the diagonal out of order: rank 2 keeps the 3 and the 2
     A = torch.tensor([[3.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0]])
     tried = "A = [[3, 0, 0, 0], [0, 1, 0, 0], [0, 0, 2, 0]] (singular values 3, 2, 1), k = 2"
-    out = _call(low_rank_approx, A, 2, tried=tried)
+    out = call_on_copies(low_rank_approx, A, 2, tried=tried)
     expect_tensor(out, shape=(3, 4), dtype=torch.float32, tried=tried,
                   hint="the approximation has the shape of A: U_k diag(S_k) V_kᵀ is [m, n]")
     expect_close(out, torch.tensor([[3.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0]]),
@@ -244,7 +231,7 @@ def check_low_rank_approx(low_rank_approx):
     for m, n, k in ((8, 6, 2), (5, 9, 3)):
         A = torch.randn(m, n, generator=g)
         tried = f"A of shape ({m}, {n}), float32, random Gaussian, k = {k}"
-        out = _call(low_rank_approx, A, k, tried=tried)
+        out = call_on_copies(low_rank_approx, A, k, tried=tried)
         expect_tensor(out, shape=(m, n), dtype=torch.float32, tried=tried)
         s = torch.linalg.svdvals(out.double())
         rank = int((s > 1e-4 * s[0]).sum()) if s[0] > 0 else 0
@@ -269,7 +256,7 @@ def check_low_rank_approx(low_rank_approx):
 
         full = min(m, n)
         tried_full = f"A of shape ({m}, {n}), k = {full} (full rank)"
-        out = _call(low_rank_approx, A, full, tried=tried_full)
+        out = call_on_copies(low_rank_approx, A, full, tried=tried_full)
         expect_close(out, A, tried=tried_full, atol=1e-4,
                      problem="keeping every singular value should give A back.",
                      hint="with k = min(m, n), U diag(S) Vᵀ is A itself")
@@ -305,7 +292,7 @@ def check_pca(pca):
     u = torch.tensor([[0.6, 0.8], [-0.8, 0.6]])
     X = torch.stack([2 * u[0], -2 * u[0], u[1], -u[1]]) + torch.tensor([10.0, -3.0])
     tried = "4 points in 2-d: centre (10, -3) ± 2·(0.6, 0.8) and ± 1·(-0.8, 0.6), k = 2"
-    components, variance = _pca_output(_call(pca, X, 2, tried=tried), 2, 2, tried)
+    components, variance = _pca_output(call_on_copies(pca, X, 2, tried=tried), 2, 2, tried)
     expect_close(components, _align_signs(u, components, dim=1), tried=tried, atol=1e-4, name="components",
                  problem="the components are not the directions (0.6, 0.8) and (-0.8, 0.6) (up to sign).",
                  hint="centre the data first (subtract the mean of each column): without it the "
@@ -322,7 +309,7 @@ def check_pca(pca):
     stds = torch.tensor([3.0, 2.0, 1.2, 0.6, 0.3, 0.1])
     X = (torch.randn(n, d, generator=g) * stds) @ _random_orthogonal(d, g).T + 5 * torch.randn(d, generator=g)
     tried = f"X of shape ({n}, {d}), float32, spread along random orthogonal directions, not centred, k = {k}"
-    components, variance = _pca_output(_call(pca, X, k, tried=tried), k, d, tried)
+    components, variance = _pca_output(call_on_copies(pca, X, k, tried=tried), k, d, tried)
     expect_close(components @ components.T, torch.eye(k), tried=tried, atol=1e-4, name="components @ components.T",
                  problem="the components are not orthonormal rows.",
                  hint="the rows of Vh from torch.linalg.svd are orthonormal; columns of U are a different thing")
@@ -344,7 +331,7 @@ def check_pca(pca):
                       "(Vh.T[:k] or Vh[:, :k] are columns: a different thing)")
 
     tried_shift = tried + "; then X + 7 (every point shifted)"
-    shifted, shifted_variance = _pca_output(_call(pca, X + 7.0, k, tried=tried_shift), k, d, tried_shift)
+    shifted, shifted_variance = _pca_output(call_on_copies(pca, X + 7.0, k, tried=tried_shift), k, d, tried_shift)
     expect_close(shifted, _align_signs(components, shifted, dim=1), tried=tried_shift, atol=1e-3,
                  name="components", problem="shifting every point changes the components.",
                  hint="PCA describes the spread around the mean: subtract X.mean(dim=0) first")
@@ -370,7 +357,7 @@ def _single_number(value, tried: str) -> float:
 def check_max_interference(max_interference):
     g = generator("01.6")
     tried = "the 5 columns of a random 5 × 5 orthogonal matrix (an orthonormal basis), as rows"
-    value = _call(max_interference, _random_orthogonal(5, g).T.contiguous(), tried=tried)
+    value = call_on_copies(max_interference, _random_orthogonal(5, g).T.contiguous(), tried=tried)
     value = _single_number(value, tried)
     expect_number(value, 0.0, tried=tried, tol=1e-5,
                   problem="an orthonormal basis has no interference at all.",
@@ -378,7 +365,7 @@ def check_max_interference(max_interference):
                        "cosine matrix out (for instance set it to 0 before taking the max)")
 
     tried = "V = [[1, 0, 0], [0, 1, 0], [2, 0, 0]]: the third row is twice the first"
-    value = _call(max_interference, torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [2.0, 0.0, 0.0]]),
+    value = call_on_copies(max_interference, torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [2.0, 0.0, 0.0]]),
                   tried=tried)
     value = _single_number(value, tried)
     too_big = value > 1 + 1e-5
@@ -390,7 +377,7 @@ def check_max_interference(max_interference):
                        "and 2): take the max, not a mean, and make sure no pair is skipped")
 
     tried = "V = [[2, 0], [3, 4], [0, -1]]: cosines 0.6 (rows 0, 1), 0 (rows 0, 2), -0.8 (rows 1, 2)"
-    value = _call(max_interference, torch.tensor([[2.0, 0.0], [3.0, 4.0], [0.0, -1.0]]), tried=tried)
+    value = call_on_copies(max_interference, torch.tensor([[2.0, 0.0], [3.0, 4.0], [0.0, -1.0]]), tried=tried)
     value = _single_number(value, tried)
     expect_number(value, 0.8, tried=tried, tol=1e-5,
                   problem="the largest |cosine| here is 0.8, between rows 1 and 2 (cosine -0.8).",
@@ -398,7 +385,7 @@ def check_max_interference(max_interference):
 
     V = torch.randn(12, 5, generator=g) * torch.rand(12, 1, generator=g).add(0.5)
     tried = "V of shape (12, 5), float32, random rows of different lengths"
-    value = _call(max_interference, V, tried=tried)
+    value = call_on_copies(max_interference, V, tried=tried)
     brute = max(abs(float(F.cosine_similarity(V[i], V[j], dim=0)))
                 for i, j in itertools.combinations(range(len(V)), 2))
     value = _single_number(value, tried)

@@ -16,22 +16,12 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .core import call, describe, exercise, expect, expect_close, expect_number, expect_tensor, fail, generator, show
+from .core import (call, call_on_copies, describe, detached, exercise, expect, expect_close,
+                   expect_number, expect_tensor, fail, generator, show)
 
 
-def _detached(value):
-    """The value with any tensors in it (or in a returned tuple or list) cut from autograd."""
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, (tuple, list)):
-        return type(value)(_detached(v) for v in value)
-    return value
 
 
-def _call(fn, *args, tried: str, **kwargs):
-    """Call the learner's function on copies, so an in-place edit cannot change the check's inputs."""
-    copies = (a.clone() if isinstance(a, torch.Tensor) else a for a in args)
-    return _detached(call(fn, *copies, tried=tried, **kwargs))
 
 
 def _scalar(value, *, name: str, tried: str, hint: str = "") -> float:
@@ -110,7 +100,7 @@ def check_least_squares(least_squares):
     X = torch.tensor([[0.0], [1.0], [2.0]])
     y = torch.tensor([1.0, 3.0, 5.0])
     tried = "X = [[0], [1], [2]], y = [1, 3, 5]: three points on the line y = 2x + 1"
-    w, b = _fit(_call(least_squares, X, y, tried=tried), 1, torch.float32, tried)
+    w, b = _fit(call_on_copies(least_squares, X, y, tried=tried), 1, torch.float32, tried)
     expect(abs(float(w[0]) - 2.0) < 1e-4 and abs(b - 1.0) < 1e-4,
            "the fit of three points on a line is wrong.", tried=tried, expected="w = [2], b = 1",
            received=f"w = {show(w)}, b = {b:.4g}", hint=_least_squares_hint(float(w[0]), b))
@@ -122,7 +112,7 @@ def check_least_squares(least_squares):
     y = X @ w_true + b_true
     tried = ("X of shape (40, 3), float32, features with means near 2, -1 and 0.5, "
              "y = X @ [1.5, -2, 0.5] - 0.7 exactly (no noise)")
-    w, b = _fit(_call(least_squares, X, y, tried=tried), 3, torch.float32, tried)
+    w, b = _fit(call_on_copies(least_squares, X, y, tried=tried), 3, torch.float32, tried)
     expect_close(w, w_true, tried=tried, atol=1e-3, name="w",
                  problem="on noiseless data the fit should recover the planted weights.",
                  hint="with the bias fitted together with the weights, y = X w + b holds exactly here")
@@ -131,7 +121,7 @@ def check_least_squares(least_squares):
 
     y_noisy = y + 0.5 * torch.randn(40, generator=g)
     tried = tried.replace("exactly (no noise)", "+ noise of std 0.5")
-    w, b = _fit(_call(least_squares, X, y_noisy, tried=tried), 3, torch.float32, tried)
+    w, b = _fit(call_on_copies(least_squares, X, y_noisy, tried=tried), 3, torch.float32, tried)
     residual = (y_noisy - X @ w - b).double()
     expect(abs(float(residual.mean())) < 1e-3, "the residuals y - (X w + b) do not average to 0.",
            tried=tried, expected="mean residual 0 (the best bias absorbs any constant offset)",
@@ -173,13 +163,13 @@ def _mse_hint(value: float) -> str:
 @exercise("02.2", "mse_loss", points=1, difficulty=1, minutes=5)
 def check_mse_loss(mse_loss):
     X, y, w = torch.tensor(HAND_X), torch.tensor(HAND_Y), torch.tensor([1.0])
-    loss = _scalar(_call(mse_loss, w, torch.tensor(0.0), X, y, tried=HAND_TRIED), name="the loss",
+    loss = _scalar(call_on_copies(mse_loss, w, torch.tensor(0.0), X, y, tried=HAND_TRIED), name="the loss",
                    tried=HAND_TRIED)
     expect_number(loss, 2.0, tried=HAND_TRIED, tol=1e-5, problem="the loss of a case worked out by hand is wrong.",
                   hint=_mse_hint(loss))
 
     tried = HAND_TRIED.replace("b = 0", "b = 0.5").replace("[0, 0, -2, -2]", "[0.5, 0.5, -1.5, -1.5]")
-    loss = _scalar(_call(mse_loss, w, torch.tensor(0.5), X, y, tried=tried), name="the loss", tried=tried)
+    loss = _scalar(call_on_copies(mse_loss, w, torch.tensor(0.5), X, y, tried=tried), name="the loss", tried=tried)
     expect_number(loss, 1.25, tried=tried, tol=1e-5, problem="the loss with a bias is wrong.",
                   hint="the loss did not change with b: add b to every prediction, X @ w + b"
                   if abs(loss - 2.0) < 1e-5 else "(0.25 + 0.25 + 2.25 + 2.25) / 4 = 1.25")
@@ -188,7 +178,7 @@ def check_mse_loss(mse_loss):
     X, w = torch.randn(6, 3, generator=g), torch.randn(3, generator=g)
     b, y = torch.randn((), generator=g), torch.randn(6, generator=g)
     tried = "X of shape (6, 3), w of shape (3,), b a 0-d tensor, y of shape (6,), float32, random"
-    loss = _scalar(_call(mse_loss, w, b, X, y, tried=tried), name="the loss", tried=tried)
+    loss = _scalar(call_on_copies(mse_loss, w, b, X, y, tried=tried), name="the loss", tried=tried)
     expected = float(F.mse_loss(X @ w + b, y))
     expect_number(loss, expected, tried=tried, tol=1e-5 * (1 + expected),
                   problem="the loss differs from torch.nn.functional.mse_loss(X @ w + b, y).",
@@ -234,7 +224,7 @@ def _gradient_hint(grad_w: float, grad_b: float) -> str:
 @exercise("02.3", "mse_gradient", points=2, difficulty=2, minutes=15)
 def check_mse_gradient(mse_gradient):
     X, y, w = torch.tensor(HAND_X), torch.tensor(HAND_Y), torch.tensor([1.0])
-    grad_w, grad_b = _gradient(_call(mse_gradient, w, torch.tensor(0.0), X, y, tried=HAND_TRIED), 1,
+    grad_w, grad_b = _gradient(call_on_copies(mse_gradient, w, torch.tensor(0.0), X, y, tried=HAND_TRIED), 1,
                                torch.float32, HAND_TRIED)
     expect(abs(float(grad_w[0]) + 3.0) < 1e-5 and abs(grad_b + 2.0) < 1e-5,
            "the gradient of a case worked out by hand is wrong.", tried=HAND_TRIED,
@@ -245,7 +235,7 @@ def check_mse_gradient(mse_gradient):
     X, w = torch.randn(7, 3, generator=g, dtype=torch.float64), torch.randn(3, generator=g, dtype=torch.float64)
     b, y = torch.randn((), generator=g, dtype=torch.float64), torch.randn(7, generator=g, dtype=torch.float64)
     tried = "X of shape (7, 3), w of shape (3,), b a 0-d tensor, y of shape (7,), float64, random"
-    grad_w, grad_b = _gradient(_call(mse_gradient, w, b, X, y, tried=tried), 3, torch.float64, tried)
+    grad_w, grad_b = _gradient(call_on_copies(mse_gradient, w, b, X, y, tried=tried), 3, torch.float64, tried)
     ref_w, ref_b = _autograd_gradient(w, b, X, y)
     expect_close(grad_w, ref_w, tried=tried, atol=1e-9, rtol=1e-7, name="grad_w",
                  problem="grad_w differs from autograd's gradient of F.mse_loss(X @ w + b, y).",
@@ -258,7 +248,7 @@ def check_mse_gradient(mse_gradient):
     y = X @ torch.tensor([1.0, -1.0]) + 0.3 + 0.5 * torch.randn(30, generator=g)
     w, b = _lstsq(X, y)
     tried = "X of shape (30, 2), float32, noisy y, at the least-squares solution (w, b) from torch.linalg.lstsq"
-    grad_w, grad_b = _gradient(_call(mse_gradient, w, b, X, y, tried=tried), 2, torch.float32, tried)
+    grad_w, grad_b = _gradient(call_on_copies(mse_gradient, w, b, X, y, tried=tried), 2, torch.float32, tried)
     expect(float(grad_w.abs().max()) < 1e-4 and abs(grad_b) < 1e-4,
            "at the minimum of the loss the gradient should be zero.", tried=tried,
            expected="grad_w = [0, 0], grad_b = 0", received=f"grad_w = {show(grad_w)}, grad_b = {grad_b:.3g}",
@@ -293,7 +283,7 @@ def check_numerical_gradient(numerical_gradient):
     tried = ("f(w) = ½ wᵀAw + c·w with A = [[3, 1, 0], [1, 2, 0.5], [0, 0.5, 1]], c = [1, -1, 2], "
              "at w = [1, -2, 0.5], float64, eps=0.1 (a large eps on purpose)")
     w_given = w.clone()
-    out = _detached(call(numerical_gradient, quadratic, w_given, eps=0.1, tried=tried))
+    out = detached(call(numerical_gradient, quadratic, w_given, eps=0.1, tried=tried))
     expect(torch.equal(w_given, w), "your function changed the w it was given.", tried=tried,
            expected=f"w = {show(w)} afterwards", received=f"w = {show(w_given)}",
            hint="after evaluating f at w + eps e_i and w - eps e_i, put w[i] back as it was "
@@ -312,7 +302,7 @@ def check_numerical_gradient(numerical_gradient):
     w = torch.randn(5, generator=g, dtype=torch.float64)
     a = torch.randn(5, generator=g, dtype=torch.float64)
     tried = "f(w) = Σ a_i sin(w_i) at a random w of shape (5,), float64, default eps"
-    out = _call(numerical_gradient, lambda v: (a * torch.sin(v)).sum(), w, tried=tried)
+    out = call_on_copies(numerical_gradient, lambda v: (a * torch.sin(v)).sum(), w, tried=tried)
     expect_tensor(out, shape=(5,), dtype=torch.float64, tried=tried, name="the gradient")
     error = _relative_error(out, a * torch.cos(w))
     expect(error < 1e-6, "the relative error against the exact gradient a_i cos(w_i) is too large.",
@@ -325,7 +315,7 @@ def check_numerical_gradient(numerical_gradient):
     theta = torch.randn(4, generator=g, dtype=torch.float64)
     tried = ("f(θ) = F.mse_loss(X @ θ[:3] + θ[3], y), the MSE with the bias as a 4th parameter, "
              "X of shape (20, 3), float64, default eps")
-    out = _call(numerical_gradient, lambda t: F.mse_loss(X @ t[:3] + t[3], y), theta, tried=tried)
+    out = call_on_copies(numerical_gradient, lambda t: F.mse_loss(X @ t[:3] + t[3], y), theta, tried=tried)
     expect_tensor(out, shape=(4,), dtype=torch.float64, tried=tried, name="the gradient")
     exact_w, exact_b = _autograd_gradient(theta[:3], theta[3], X, y)
     error = _relative_error(out, torch.cat([exact_w, exact_b[None]]))
@@ -383,7 +373,7 @@ def check_gradient_descent(gradient_descent):
     y = X @ torch.tensor([2.0, -1.0]) + 1.0 + 0.1 * torch.randn(20, generator=g)
     lr = 0.1
     tried = "one step (lr=0.1, steps=1) on X of shape (20, 2), y of shape (20,), float32"
-    w, b, losses = _descent(_call(gradient_descent, X, y, lr, 1, tried=tried), 2, 1, tried)
+    w, b, losses = _descent(call_on_copies(gradient_descent, X, y, lr, 1, tried=tried), 2, 1, tried)
     start = float((y.double() ** 2).mean())
     expect_number(losses[0], start, tried=tried, tol=1e-4 * (1 + start),
                   problem="losses[0] is not the loss at w = 0, b = 0, which is mean(y²).",
@@ -407,7 +397,7 @@ def check_gradient_descent(gradient_descent):
     steps = 300
     tried = (f"X of shape (100, 3), y = X @ [1.5, -2, 0.5] + 0.7 exactly (no noise), lr=0.1, steps={steps}; "
              "the largest stable learning rate here is about 0.7")
-    w, b, losses = _descent(_call(gradient_descent, X, y, lr, steps, tried=tried), 3, steps, tried)
+    w, b, losses = _descent(call_on_copies(gradient_descent, X, y, lr, steps, tried=tried), 3, steps, tried)
     rises = [i for i in range(steps) if losses[i + 1] > losses[i] * (1 + 1e-5) + 1e-7]
     if rises:
         first = rises[0]
@@ -470,7 +460,7 @@ def _autograd_descent(X: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -
 def check_max_stable_lr(max_stable_lr):
     X = torch.tensor([[2.0], [0.0], [2.0], [0.0]])
     tried = "X = [[2], [0], [2], [0]]: n = 4, one feature, plus the bias"
-    lr = _scalar(_call(max_stable_lr, X, tried=tried), name="the learning rate", tried=tried,
+    lr = _scalar(call_on_copies(max_stable_lr, X, tried=tried), name="the learning rate", tried=tried,
                  hint="return one number: 2 / λmax, with .item() to turn a 0-d tensor into a float")
     expect_number(lr, 2 / (3 + math.sqrt(5)), tried=tried, tol=1e-4,
                   problem="the largest stable learning rate of a case worked out by hand is wrong.",
@@ -479,7 +469,7 @@ def check_max_stable_lr(max_stable_lr):
     g = generator("02.6")
     X = torch.randn(50, 3, generator=g) * torch.tensor([1.0, 2.0, 0.5]) + torch.tensor([1.0, 0.0, -1.0])
     tried = "X of shape (50, 3), float32, features with different scales and non-zero means"
-    lr = _scalar(_call(max_stable_lr, X, tried=tried), name="the learning rate", tried=tried)
+    lr = _scalar(call_on_copies(max_stable_lr, X, tried=tried), name="the learning rate", tried=tried)
     expected = 2 / _hessian_top(X)
     expect_number(lr, expected, tried=tried, tol=1e-4 * expected,
                   problem="differs from 2 / λmax, with λmax from torch.linalg.eigvalsh of the MSE's Hessian "

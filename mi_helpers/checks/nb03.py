@@ -20,22 +20,12 @@ from torch import nn
 
 from ..data import train_test_split, two_moons
 from ..train import accuracy, train
-from .core import call, describe, exercise, expect, expect_close, expect_number, expect_tensor, fail, generator, show
+from .core import (call, call_on_copies, describe, exercise, expect, expect_close, expect_number,
+                   expect_tensor, fail, generator, show)
 
 
-def _detached(value):
-    """The value with any tensors in it (or in a returned tuple or list) cut from autograd."""
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, (tuple, list)):
-        return type(value)(_detached(v) for v in value)
-    return value
 
 
-def _call(fn, *args, tried: str, **kwargs):
-    """Call the learner's function on copies, so an in-place edit cannot change the check's inputs."""
-    copies = (a.clone() if isinstance(a, torch.Tensor) else a for a in args)
-    return _detached(call(fn, *copies, tried=tried, **kwargs))
 
 
 def _close(a, b, atol: float = 1e-5) -> bool:
@@ -108,7 +98,7 @@ OVERFLOW_HINT = ("e^(-z) overflows to inf as soon as -z > 88 in float32 (709 in 
 def check_sigmoid(sigmoid):
     z = torch.tensor([0.0, math.log(3.0), -math.log(3.0)])
     tried = "z = [0, ln 3, -ln 3], float32"
-    out = _call(sigmoid, z, tried=tried)
+    out = call_on_copies(sigmoid, z, tried=tried)
     expect_tensor(out, shape=(3,), dtype=torch.float32, tried=tried, allow_nan=True,
                   hint="one probability per entry of z: the same shape as z")
     expect_close(out, torch.tensor([0.5, 0.75, 0.25]), tried=tried,
@@ -117,12 +107,12 @@ def check_sigmoid(sigmoid):
     g = generator("03.1")
     z = 4 * torch.randn(3, 5, generator=g, dtype=torch.float64)
     tried = "z of shape (3, 5), float64, random, |z| up to about 12"
-    out = _call(sigmoid, z, tried=tried)
+    out = call_on_copies(sigmoid, z, tried=tried)
     expect_tensor(out, shape=(3, 5), dtype=torch.float64, tried=tried,
                   hint="work entry by entry on any shape, and keep the dtype of z (no float32 constants)")
     expect_close(out, torch.sigmoid(z), tried=tried, atol=1e-12, rtol=1e-10,
                  problem="differs from torch.sigmoid.")
-    mirrored = _call(sigmoid, -z, tried=tried + "; then -z")
+    mirrored = call_on_copies(sigmoid, -z, tried=tried + "; then -z")
     expect_close(mirrored, 1 - out, tried=tried + ": σ(-z) against 1 - σ(z)", atol=1e-12,
                  name="σ(-z)", problem="the symmetry σ(-z) = 1 - σ(z) does not hold.")
 
@@ -130,7 +120,7 @@ def check_sigmoid(sigmoid):
         name = str(dtype).replace("torch.", "")
         z = torch.tensor([-1000.0, -100.0, -30.0, -1.0, 0.0, 1.0, 30.0, 100.0, 1000.0], dtype=dtype)
         tried = f"z = [-1000, -100, -30, -1, 0, 1, 30, 100, 1000], {name}"
-        out = _call(sigmoid, z, tried=tried)
+        out = call_on_copies(sigmoid, z, tried=tried)
         expect_tensor(out, shape=(9,), dtype=dtype, tried=tried, hint=OVERFLOW_HINT)
         expect_close(out, torch.sigmoid(z), tried=tried, atol=1e-7, problem="wrong for large |z|.",
                      hint=OVERFLOW_HINT)
@@ -176,7 +166,7 @@ LOG_SIGMOID_HINT = ("for z = -1000, σ(z) is 0 in floating point and log 0 = -in
 def check_binary_cross_entropy(binary_cross_entropy):
     logits, y = torch.tensor([math.log(3.0), -math.log(3.0)]), torch.tensor([1.0, 0.0])
     tried = "logits = [ln 3, -ln 3] (probabilities 3/4 and 1/4), y = [1, 0], float32"
-    out = _loss_tensor(_call(binary_cross_entropy, logits, y, tried=tried), torch.float32, tried)
+    out = _loss_tensor(call_on_copies(binary_cross_entropy, logits, y, tried=tried), torch.float32, tried)
     value = float(out) if torch.isfinite(out) else float("nan")
     expect_number(value, -math.log(0.75), tried=tried, tol=1e-5,
                   problem="wrong on a case worked out by hand: both examples get their label with "
@@ -189,7 +179,7 @@ def check_binary_cross_entropy(binary_cross_entropy):
         logits = 3 * torch.randn(40, generator=g, dtype=dtype)
         y = torch.randint(0, 2, (40,), generator=g).to(dtype)
         tried = f"logits of shape (40,), {name}, random, |z| up to about 9; y random in {{0, 1}}, {name}"
-        out = _loss_tensor(_call(binary_cross_entropy, logits, y, tried=tried), dtype, tried)
+        out = _loss_tensor(call_on_copies(binary_cross_entropy, logits, y, tried=tried), dtype, tried)
         expect_close(out, F.binary_cross_entropy_with_logits(logits, y), tried=tried,
                      atol=1e-6, rtol=1e-5, name="the loss",
                      problem="differs from F.binary_cross_entropy_with_logits(logits, y).",
@@ -199,7 +189,7 @@ def check_binary_cross_entropy(binary_cross_entropy):
     y = torch.tensor([0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0])
     tried = ("logits = [1000, -1000, 100, -100, 20, -20, 0.5], y = [0, 1, 1, 0, 0, 1, 1], float32: "
              "two examples confidently wrong")
-    out = _loss_tensor(_call(binary_cross_entropy, logits, y, tried=tried), torch.float32, tried)
+    out = _loss_tensor(call_on_copies(binary_cross_entropy, logits, y, tried=tried), torch.float32, tried)
     expect_tensor(out, tried=tried, name="the loss", hint=LOG_SIGMOID_HINT)
     expect_close(out, F.binary_cross_entropy_with_logits(logits, y), tried=tried, atol=1e-4, name="the loss",
                  problem="wrong for extreme logits: a logit of -1000 for an example with label 1 "
@@ -265,7 +255,7 @@ def check_bce_gradient(bce_gradient):
     y, w, b = torch.tensor([1.0, 0.0, 0.0, 1.0]), torch.zeros(2), torch.tensor(math.log(3.0))
     tried = ("X = [[1, 2], [3, -1], [0, 1], [-2, 0]], y = [1, 0, 0, 1], w = [0, 0], b = ln 3 "
              "(so every probability σ(X w + b) is 3/4), float32")
-    grad_w, grad_b = _bce_gradient_output(_call(bce_gradient, w, b, X, y, tried=tried), 2, torch.float32, tried)
+    grad_w, grad_b = _bce_gradient_output(call_on_copies(bce_gradient, w, b, X, y, tried=tried), 2, torch.float32, tried)
     expect(_close(grad_w, torch.tensor([0.625, -0.125])) and abs(grad_b - 0.25) < 1e-5,
            "the gradient of a case worked out by hand is wrong.", tried=tried,
            expected="grad_w = [0.625, -0.125], grad_b = 0.25",
@@ -279,7 +269,7 @@ def check_bce_gradient(bce_gradient):
         y = torch.randint(0, 2, (n,), generator=g).to(dtype)
         tried = (f"X of shape ({n}, {d}), w of shape ({d},), b a 0-d tensor, y of shape ({n},) in {{0, 1}}, "
                  f"{name}, random")
-        grad_w, grad_b = _bce_gradient_output(_call(bce_gradient, w, b, X, y, tried=tried), d, dtype, tried)
+        grad_w, grad_b = _bce_gradient_output(call_on_copies(bce_gradient, w, b, X, y, tried=tried), d, dtype, tried)
         ref_w, ref_b = _autograd_bce(w, b, X, y)
         autograd = "autograd's gradient of F.binary_cross_entropy_with_logits(X @ w + b, y)"
         expect_close(grad_w, ref_w, tried=tried, atol=1e-6, rtol=1e-5, name="grad_w",
@@ -292,7 +282,7 @@ def check_bce_gradient(bce_gradient):
     w, b = torch.tensor([400.0, -300.0]), torch.tensor(-50.0)
     y = torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
     tried = "X of shape (8, 2), float32, w = [400, -300], b = -50: logits in the hundreds, some confidently wrong"
-    grad_w, grad_b = _bce_gradient_output(_call(bce_gradient, w, b, X, y, tried=tried), 2, torch.float32, tried)
+    grad_w, grad_b = _bce_gradient_output(call_on_copies(bce_gradient, w, b, X, y, tried=tried), 2, torch.float32, tried)
     ref_w, ref_b = _autograd_bce(w, b, X, y)
     expect_close(grad_w, ref_w, tried=tried, atol=1e-5, name="grad_w",
                  problem="grad_w is wrong when the logits are large.",
@@ -329,7 +319,7 @@ SHIFT_HINT = ("e^z overflows for z > 88 in float32. Subtract each row's maximum 
 def check_softmax_cross_entropy(softmax_cross_entropy):
     logits, y = torch.zeros(5, 7), torch.tensor([0, 3, 6, 2, 2])
     tried = "logits = zeros of shape (5, 7): 5 examples, 7 classes, every class equally likely; y = [0, 3, 6, 2, 2]"
-    out = _loss_tensor(_call(softmax_cross_entropy, logits, y, tried=tried), torch.float32, tried)
+    out = _loss_tensor(call_on_copies(softmax_cross_entropy, logits, y, tried=tried), torch.float32, tried)
     value = float(out) if torch.isfinite(out) else float("nan")
     expect_number(value, math.log(7), tried=tried, tol=1e-5,
                   problem="with uniform logits every class has probability 1/7, so the loss is ln 7 ≈ 1.9459.",
@@ -339,7 +329,7 @@ def check_softmax_cross_entropy(softmax_cross_entropy):
     logits, y = torch.log(torch.tensor([[1.0, 2.0, 1.0], [1.0, 1.0, 2.0]])), torch.tensor([1, 0])
     tried = ("logits = log [[1, 2, 1], [1, 1, 2]] (probabilities [1/4, 1/2, 1/4] and [1/4, 1/4, 1/2]), "
              "y = [1, 0], float32")
-    out = _loss_tensor(_call(softmax_cross_entropy, logits, y, tried=tried), torch.float32, tried)
+    out = _loss_tensor(call_on_copies(softmax_cross_entropy, logits, y, tried=tried), torch.float32, tried)
     value = float(out) if torch.isfinite(out) else float("nan")
     expect_number(value, 1.5 * math.log(2), tried=tried, tol=1e-5,
                   problem="wrong on a case worked out by hand: the true classes get 1/2 and 1/4, "
@@ -352,14 +342,14 @@ def check_softmax_cross_entropy(softmax_cross_entropy):
         logits = 3 * torch.randn(n, c, generator=g, dtype=dtype)
         y = torch.randint(0, c, (n,), generator=g)
         tried = f"logits of shape ({n}, {c}), {name}, random; y of shape ({n},), int64"
-        out = _loss_tensor(_call(softmax_cross_entropy, logits, y, tried=tried), dtype, tried)
+        out = _loss_tensor(call_on_copies(softmax_cross_entropy, logits, y, tried=tried), dtype, tried)
         expect_close(out, F.cross_entropy(logits, y), tried=tried, atol=1e-6, name="the loss",
                      problem="differs from F.cross_entropy(logits, y).",
                      hint=_cross_entropy_hint(logits, y, float(out)))
 
         shift = 500 * torch.randn(n, 1, generator=g, dtype=dtype)
         tried_shift = tried + "; then a different large constant (hundreds) added to each row"
-        out_shift = _loss_tensor(_call(softmax_cross_entropy, logits + shift, y, tried=tried_shift), dtype,
+        out_shift = _loss_tensor(call_on_copies(softmax_cross_entropy, logits + shift, y, tried=tried_shift), dtype,
                                  tried_shift)
         expect_tensor(out_shift, tried=tried_shift, name="the loss", hint=SHIFT_HINT)
         expect_close(out_shift, out, tried=tried_shift, atol=1e-4, name="the loss",
@@ -369,7 +359,7 @@ def check_softmax_cross_entropy(softmax_cross_entropy):
     logits = 1000 * torch.randn(6, 5, generator=g)
     y = torch.randint(0, 5, (6,), generator=g)
     tried = "logits of shape (6, 5), float32, in the thousands; y of shape (6,), int64"
-    out = _loss_tensor(_call(softmax_cross_entropy, logits, y, tried=tried), torch.float32, tried)
+    out = _loss_tensor(call_on_copies(softmax_cross_entropy, logits, y, tried=tried), torch.float32, tried)
     expect_tensor(out, tried=tried, name="the loss", hint=SHIFT_HINT)
     expect_close(out, F.cross_entropy(logits, y), tried=tried, atol=1e-3, rtol=1e-5, name="the loss",
                  problem="differs from F.cross_entropy(logits, y) for large logits.", hint=SHIFT_HINT)
@@ -422,7 +412,7 @@ def _hand_set(hidden: nn.Linear, output: nn.Linear, output_weights: list[float])
 
 
 def _forward(model: nn.Module, x: torch.Tensor, shape: tuple[int, int], tried: str) -> torch.Tensor:
-    out = _call(model, x, tried=tried)
+    out = call_on_copies(model, x, tried=tried)
     expect_tensor(out, shape=shape, tried=tried, name="the output", allow_nan=True,
                   hint="forward returns one row of d_out logits per row of x")
     return expect_tensor(out, dtype=torch.float32, tried=tried, name="the output")
@@ -552,7 +542,7 @@ def check_relu_boundaries(relu_boundaries):
     layer = _linear(torch.tensor([[2.0, 0.0], [0.0, -1.0], [3.0, 4.0]]), torch.tensor([-4.0, 1.0, 5.0]))
     tried = ("nn.Linear(2, 3) with weight [[2, 0], [0, -1], [3, 4]] and bias [-4, 1, 5]: the units are "
              "on where 2x₁ - 4 > 0, -x₂ + 1 > 0 and 3x₁ + 4x₂ + 5 > 0")
-    normals, points = _boundaries_output(_call(relu_boundaries, layer, tried=tried), 3, torch.float32, tried)
+    normals, points = _boundaries_output(call_on_copies(relu_boundaries, layer, tried=tried), 3, torch.float32, tried)
     expect_close(normals, torch.tensor([[1.0, 0.0], [0.0, -1.0], [0.6, 0.8]]), tried=tried, name="normals",
                  problem="the normals are wrong on a case worked out by hand.",
                  hint="unit 1 is on for x₁ > 2, so its normal is (1, 0); unit 2 is on for x₂ < 1: (0, -1); "
@@ -570,7 +560,7 @@ def check_relu_boundaries(relu_boundaries):
         bias = torch.randn(h, generator=g, dtype=dtype)
         layer = _linear(weight, bias)
         tried = f"nn.Linear(2, {h}), {name}, random weights of different lengths and random biases"
-        normals, points = _boundaries_output(_call(relu_boundaries, layer, tried=tried), h, dtype, tried)
+        normals, points = _boundaries_output(call_on_copies(relu_boundaries, layer, tried=tried), h, dtype, tried)
         expect(torch.equal(layer.weight.detach(), weight) and torch.equal(layer.bias.detach(), bias),
                "your function changed the layer's parameters.", tried=tried,
                expected="the layer left as it was", received="different weights or biases",

@@ -18,14 +18,10 @@ import math
 import numpy as np
 import torch
 
-from .core import call, describe, exercise, expect, expect_number, expect_tensor, fail, generator, show
+from .core import (call, call_on_copies, describe, exercise, expect, expect_number, expect_tensor,
+                   fail, generator, show)
 
 
-def _call(fn, *args, tried: str, **kwargs):
-    """Call the learner's ``fn`` on copies (an in-place edit cannot change the check's inputs); detach tensors."""
-    args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
-    result = call(fn, *args, tried=tried, **kwargs)
-    return result.detach() if isinstance(result, torch.Tensor) else result
 
 
 def _number(value, tried: str, what: str, hint: str) -> float:
@@ -75,7 +71,7 @@ def check_probe_accuracy(probe_accuracy):
     X, y = _clusters(g, 200, 12, 4)
     tried = ("200 points in 12 dims, 4 classes, each class a cluster around its own centre "
              "(distance between centres 8.5, noise std 1: linearly separable in practice)")
-    accuracy = _fraction(_call(probe_accuracy, X, y, tried=tried), tried, "the held-out accuracy", fraction_hint)
+    accuracy = _fraction(call_on_copies(probe_accuracy, X, y, tried=tried), tried, "the held-out accuracy", fraction_hint)
     expect(accuracy >= 0.95, "the probe fails on planted classes that a linear classifier separates "
            "almost perfectly.", tried=tried, expected="held-out accuracy ≥ 0.95",
            received=f"{accuracy:.3f}",
@@ -85,7 +81,7 @@ def check_probe_accuracy(probe_accuracy):
 
     dead = torch.cat([X, torch.zeros(len(X), 1)], dim=1)
     tried_dead = tried + ", plus a 13th feature that is always 0 (a dead ReLU)"
-    accuracy_dead = _fraction(_call(probe_accuracy, dead, y, tried=tried_dead), tried_dead, "the held-out accuracy",
+    accuracy_dead = _fraction(call_on_copies(probe_accuracy, dead, y, tried=tried_dead), tried_dead, "the held-out accuracy",
                               fraction_hint)
     expect(accuracy_dead >= 0.95, "adding a feature that is always 0 breaks the probe.", tried=tried_dead,
            expected="held-out accuracy ≥ 0.95, as without that feature", received=f"{accuracy_dead:.3f}",
@@ -96,7 +92,7 @@ def check_probe_accuracy(probe_accuracy):
     X = torch.randn(2000, 4, generator=g)
     y = (X[:, 0] + 1.5 * torch.randn(2000, generator=g) > 0).long()
     tried = "2000 points in 4 dims, labels 0/1 that depend weakly on the first feature, seed = 3, three calls"
-    results = [_fraction(_call(probe_accuracy, X, y, seed=3, tried=tried), tried, "the held-out accuracy",
+    results = [_fraction(call_on_copies(probe_accuracy, X, y, seed=3, tried=tried), tried, "the held-out accuracy",
                          fraction_hint) for _ in range(3)]
     expect(results[0] == results[1] == results[2],
            "three calls with the same inputs and the same seed give different accuracies.", tried=tried,
@@ -114,7 +110,7 @@ def check_probe_accuracy(probe_accuracy):
     y = torch.randint(0, 2, (n,), generator=g)
     tried = (f"{n} random points in {d} dims with RANDOM labels 0/1: any linear probe fits the training "
              "examples perfectly, and none can predict new ones")
-    accuracy = _fraction(_call(probe_accuracy, X, y, tried=tried), tried, "the held-out accuracy", fraction_hint)
+    accuracy = _fraction(call_on_copies(probe_accuracy, X, y, tried=tried), tried, "the held-out accuracy", fraction_hint)
     expect(accuracy <= 0.72, "on random labels your probe reports far better than chance: it is scored on "
            "examples it was trained on.", tried=tried, expected="about 0.5 (chance) on held-out examples",
            received=f"{accuracy:.3f}",
@@ -149,7 +145,7 @@ def check_control_labels(control_labels):
     types = torch.tensor([7, 3, 7, 7, 3, 11])
     labels = torch.full((6,), 2)
     tried = "types = [7, 3, 7, 7, 3, 11] (3 types), labels = [2, 2, 2, 2, 2, 2] (every real label is 2), seed = 0"
-    out = _expect_labels(_call(control_labels, types, labels, seed=0, tried=tried), 6, tried)
+    out = _expect_labels(call_on_copies(control_labels, types, labels, seed=0, tried=tried), 6, tried)
     if not torch.equal(out, labels):
         values = sorted(set(out.tolist()))
         fail("with every real label equal to 2, the control labels must all be 2 as well: they are drawn "
@@ -168,7 +164,7 @@ def check_control_labels(control_labels):
     tried = (f"{n} examples of {n_types} types with arbitrary ids (each type twice), real labels 0/1/2 "
              f"in proportions {share.numpy().round(2)}, seed = 0")
     state = torch.get_rng_state()
-    out = _expect_labels(_call(control_labels, types, labels, seed=0, tried=tried), n, tried)
+    out = _expect_labels(call_on_copies(control_labels, types, labels, seed=0, tried=tried), n, tried)
     expect(torch.equal(state, torch.get_rng_state()), "your function changed PyTorch's global random state.",
            tried=tried, expected="torch.get_rng_state() unchanged by the call", received="a different state",
            hint="draw from a private generator, torch.Generator().manual_seed(seed), passed as generator=...; "
@@ -192,13 +188,13 @@ def check_control_labels(control_labels):
            hint="draw each type's label with probabilities proportional to torch.bincount(labels): "
                 "a control task must be as easy to guess from the class frequencies as the real one")
 
-    again = _call(control_labels, types, labels, seed=0, tried=tried + ", a second time")
+    again = call_on_copies(control_labels, types, labels, seed=0, tried=tried + ", a second time")
     expect(isinstance(again, torch.Tensor) and torch.equal(again, out),
            "the same seed gives different control labels on a second call.", tried=tried + ", twice",
            expected="identical labels for the same seed", received="different labels",
            hint="make a generator inside the function, torch.Generator().manual_seed(seed), and pass it "
                 "to every random draw (generator=...)")
-    other = _call(control_labels, types, labels, seed=1, tried=tried.replace("seed = 0", "seed = 1"))
+    other = call_on_copies(control_labels, types, labels, seed=1, tried=tried.replace("seed = 0", "seed = 1"))
     expect(isinstance(other, torch.Tensor) and not torch.equal(other, out),
            "seeds 0 and 1 give the same control labels.", tried=tried + ", then seed = 1",
            expected="a different random assignment for another seed", received="the same labels",
@@ -234,7 +230,7 @@ def check_concept_activation_vector(concept_activation_vector):
     acts_random = torch.randn(n, d, generator=g)
     tried = (f"{n} concept and {n} random activations in {d} dims: the concept ones are shifted by 2 "
              "along a planted unit direction u")
-    cav = _expect_cav(_call(concept_activation_vector, acts_concept, acts_random, tried=tried), d, tried)
+    cav = _expect_cav(call_on_copies(concept_activation_vector, acts_concept, acts_random, tried=tried), d, tried)
     norm = float(cav.norm())
     expect(abs(norm - 1) <= 1e-4, "the CAV is not a unit vector.", tried=tried, expected="norm 1",
            received=f"norm {norm:.4g}",
@@ -251,7 +247,7 @@ def check_concept_activation_vector(concept_activation_vector):
                 "random ones (label 0) and return its weight vector, normalised")
 
     tried_swap = tried + "; then the two sets swapped"
-    swapped = _expect_cav(_call(concept_activation_vector, acts_random, acts_concept, tried=tried_swap), d,
+    swapped = _expect_cav(call_on_copies(concept_activation_vector, acts_random, acts_concept, tried=tried_swap), d,
                           tried_swap)
     expect(float(swapped @ cav) <= -0.95, "swapping the concept and random examples should reverse the CAV.",
            tried=tried_swap, expected="about −CAV (cosine −1)", received=f"cosine {float(swapped @ cav):.3f}",
@@ -267,7 +263,7 @@ def check_concept_activation_vector(concept_activation_vector):
     acts_concept, acts_random = cloud(n) + torch.tensor([1.0, 0.0]), cloud(n)
     tried = (f"{n} concept and {n} random activations in 2 dims, a long thin cloud along (1, 1) "
              "(std 3, and 0.15 across it); the concept cloud is shifted by (1, 0)")
-    cav = _expect_cav(_call(concept_activation_vector, acts_concept, acts_random, tried=tried), 2, tried)
+    cav = _expect_cav(call_on_copies(concept_activation_vector, acts_concept, acts_random, tried=tried), 2, tried)
     expect(abs(float(cav.norm()) - 1) <= 1e-4, "the CAV is not a unit vector.", tried=tried, expected="norm 1",
            received=f"norm {float(cav.norm()):.4g}", hint="divide the weight vector by its norm")
     separated = _best_threshold_accuracy(acts_concept @ cav, acts_random @ cav)
@@ -289,7 +285,7 @@ def check_tcav_score(tcav_score):
     tried = ("cav = [0.6, 0.8], gradients = [[1, 0], [0, -1], [-1, 1], [0, 0], [-2, 1], [3, 1]]: "
              "directional derivatives 0.6, -0.8, 0.2, 0, -0.4, 2.6")
     hint = "the score is the FRACTION of examples whose directional derivative gradient · cav is > 0"
-    score = _fraction(_call(tcav_score, gradients, cav, tried=tried), tried, "a fraction of examples", hint)
+    score = _fraction(call_on_copies(tcav_score, gradients, cav, tried=tried), tried, "a fraction of examples", hint)
     known = {2 / 6: "you counted the NEGATIVE derivatives: the sign is flipped",
              4 / 6: "you counted the zero derivative as positive: 0 is not > 0 (a dead unit does not push "
                     "towards the concept)",
@@ -310,11 +306,11 @@ def check_tcav_score(tcav_score):
     gradients = (sign * along)[:, None] * unit + 3.0 * sideways
     for scale, words in ((1.0, "a unit CAV"), (5.0, "the same CAV times 5 (not normalised)")):
         tried = f"{n} gradients in {d} dims, 13 with a positive derivative along {words}"
-        score = _fraction(_call(tcav_score, gradients, scale * unit, tried=tried), tried, "a fraction", hint)
+        score = _fraction(call_on_copies(tcav_score, gradients, scale * unit, tried=tried), tried, "a fraction", hint)
         expect_number(score, 13 / 40, tried=tried, tol=1e-6, problem="the TCAV score is wrong.",
                       hint=hint + "; the length of the CAV must not matter, only its direction")
     tried = f"the same {n} gradients, with the CAV reversed (-cav)"
-    score = _fraction(_call(tcav_score, gradients, -unit, tried=tried), tried, "a fraction", hint)
+    score = _fraction(call_on_copies(tcav_score, gradients, -unit, tried=tried), tried, "a fraction", hint)
     expect_number(score, 27 / 40, tried=tried, tol=1e-6,
                   problem="reversing the CAV should turn the score s into 1 − s (no derivative is 0 here).",
                   hint=hint)
@@ -341,7 +337,7 @@ def check_linear_cka(linear_cka):
     x = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
     y = torch.tensor([[1.0], [3.0], [2.0], [4.0]])
     tried = "X = [1, 2, 3, 4] and Y = [1, 3, 2, 4] as single columns (shape [4, 1]); their correlation is 0.8"
-    value = _number(_call(linear_cka, x, y, tried=tried), tried, "the CKA", number_hint)
+    value = _number(call_on_copies(linear_cka, x, y, tried=tried), tried, "the CKA", number_hint)
     expect_number(value, 0.64, tried=tried, tol=1e-4,
                   problem="for two single columns, linear CKA is their squared correlation, 0.8² = 0.64.",
                   hint=_cka_hint(value))
@@ -349,7 +345,7 @@ def check_linear_cka(linear_cka):
     X = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
     tried = ("X = [[1, 0], [-1, 0], [0, 1], [0, -1]] (two uncorrelated directions of equal variance), "
              "Y = the first column of X only")
-    value = _number(_call(linear_cka, X, X[:, :1], tried=tried), tried, "the CKA", number_hint)
+    value = _number(call_on_copies(linear_cka, X, X[:, :1], tried=tried), tried, "the CKA", number_hint)
     expect_number(value, 1 / math.sqrt(2), tried=tried, tol=1e-4,
                   problem="Y holds one of X's two equally strong directions: CKA = ‖YᵀX‖² / (‖XᵀX‖ ‖YᵀY‖) = 1/√2.",
                   hint="normalise HSIC by the Frobenius norms of XᵀX and YᵀY (the d × d matrices), "
@@ -360,11 +356,11 @@ def check_linear_cka(linear_cka):
     X = torch.randn(n, 8, generator=g) @ torch.randn(8, 8, generator=g) + 3.0 * torch.randn(8, generator=g)
     Y = X[:, :5] @ torch.randn(5, 5, generator=g) + 0.5 * torch.randn(n, 5, generator=g) + 2.0
     tried = f"X of shape ({n}, 8) and Y of shape ({n}, 5), float32, related but not equal, not centred"
-    base = _fraction(_call(linear_cka, X, Y, tried=tried), tried, "CKA lies in [0, 1]", _cka_hint(-1))
+    base = _fraction(call_on_copies(linear_cka, X, Y, tried=tried), tried, "CKA lies in [0, 1]", _cka_hint(-1))
     expect(0.05 < base < 0.98, "the CKA of two related, different representations should lie strictly "
            "between 0 and 1.", tried=tried, expected="a value between 0 and 1", received=f"{base:.4f}",
            hint=_cka_hint(-1))
-    same = _number(_call(linear_cka, X, X, tried=f"X with itself, X of shape ({n}, 8)"),
+    same = _number(call_on_copies(linear_cka, X, X, tried=f"X with itself, X of shape ({n}, 8)"),
                    tried, "the CKA", number_hint)
     expect_number(same, 1.0, tried=f"X with itself, X of shape ({n}, 8)", tol=1e-4,
                   problem="a representation compared with itself must have CKA 1.",
@@ -387,7 +383,7 @@ def check_linear_cka(linear_cka):
     ]
     for words, args, why in cases:
         tried_case = f"{tried}; then {words}"
-        value = _number(_call(linear_cka, *args, tried=tried_case), tried_case, "the CKA", number_hint)
+        value = _number(call_on_copies(linear_cka, *args, tried=tried_case), tried_case, "the CKA", number_hint)
         expect_number(value, base, tried=tried_case, tol=2e-4, problem=f"the CKA changed: {why.split(':')[0]}.",
                       hint=why)
 
@@ -396,7 +392,7 @@ def check_linear_cka(linear_cka):
     stretch = torch.diag(torch.logspace(-1, 1, 8))
     tried = (f"Z of shape ({n}, 8), standard normal, against Z @ A with A = diag(0.1 … 10): the same "
              "information, with some directions stretched 100 times more than others")
-    value = _fraction(_call(linear_cka, Z, Z @ stretch, tried=tried), tried, "CKA lies in [0, 1]", _cka_hint(-1))
+    value = _fraction(call_on_copies(linear_cka, Z, Z @ stretch, tried=tried), tried, "CKA lies in [0, 1]", _cka_hint(-1))
     expect(value < 0.9, "your CKA ignores an invertible stretch of the features, which linear CKA does not.",
            tried=tried, expected="a value well below 1 (about 0.5)", received=f"{value:.4f}",
            hint="do not standardise or whiten the columns: linear CKA weighs directions by their variance, "
