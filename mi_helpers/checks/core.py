@@ -294,19 +294,45 @@ def expect_close(received: torch.Tensor, expected: torch.Tensor, *, tried: str,
              + f"largest difference {diff.max().item():.3g} at index {where}")
 
 
+def single_number(value: Any, *, tried: str, name: str = "the result", expected: str = "a float",
+                  hint: str = "", nonfinite_hint: str = "") -> float:
+    """``value`` as a float: a Python number, a one-element tensor or array. Fail on anything
+    else, and on NaN or infinity."""
+    one = (isinstance(value, torch.Tensor) and value.numel() == 1) or \
+        (isinstance(value, np.ndarray) and value.size == 1) or isinstance(value, np.generic)
+    if one:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        fail(f"{name} should be a single number.", tried=tried, expected=expected, received=describe(value),
+             hint=hint or "reduce to one number: .mean() or .sum() give a 0-d tensor, .item() a Python float")
+    if not math.isfinite(value):
+        fail(f"{name} is {'NaN' if math.isnan(value) else 'infinite'}.", tried=tried, expected=expected,
+             received=str(value),
+             hint=nonfinite_hint or "look for a division by zero, a log of 0 or a step that grows without bound")
+    return float(value)
+
+
 def expect_number(received: Any, expected: float, *, tried: str, tol: float = 1e-6,
                   problem: str = "the number is wrong.", hint: str = "") -> float:
     """Fail unless ``received`` is a real number (or 0-d tensor) within ``tol`` of ``expected``."""
-    if isinstance(received, torch.Tensor) and received.numel() == 1:
-        received = received.item()
-    if not isinstance(received, (int, float)) or isinstance(received, bool):
-        fail("the result should be a single number.", tried=tried, expected="a float",
-             received=describe(received), hint=hint or "use .item() to turn a 0-d tensor into a float")
-    if math.isnan(received):
-        fail("the result is NaN.", tried=tried, expected=f"{expected:.6g}", received="nan", hint=hint)
+    received = single_number(received, tried=tried, expected=f"{expected:.6g}", hint=hint)
     if abs(received - expected) > tol:
         fail(problem, tried=tried, expected=f"{expected:.6g}", received=f"{received:.6g}", hint=hint)
-    return float(received)
+    return received
+
+
+def expect_gradient_pair(out: Any, *, fn_name: str, d: int, dtype: torch.dtype, tried: str,
+                         shape_hint: str, bias_hint: str, dtype_hint: str = "") -> tuple[torch.Tensor, float]:
+    """Unpack and vet a gradient returned as ``(grad_w [d], grad_b one number)``."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        fail(f"{fn_name} should return a pair (grad_w, grad_b).", tried=tried,
+             expected=f"a tuple of 2: grad_w of shape ({d},) and grad_b, one number", received=describe(out),
+             hint="end with `return grad_w, grad_b`")
+    grad_w, grad_b = out
+    expect_tensor(grad_w, shape=(d,), tried=tried, name="grad_w", allow_nan=True, hint=shape_hint)
+    expect_tensor(grad_w, dtype=dtype, tried=tried, name="grad_w", hint=dtype_hint)
+    return grad_w, single_number(grad_b, name="grad_b", expected="a 0-d tensor (a Python float is accepted too)",
+                                 tried=tried, hint=bias_hint)
 
 
 def generator(exercise_id: str, salt: int = 0) -> torch.Generator:

@@ -17,26 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from .core import (call, call_on_copies, describe, detached, exercise, expect, expect_close,
-                   expect_number, expect_tensor, fail, generator, show)
+                   expect_gradient_pair, expect_number, expect_tensor, fail, generator, show,
+                   single_number)
 
 
 
 
 
 
-def _scalar(value, *, name: str, tried: str, hint: str = "") -> float:
-    """One number (a Python number, a 0-d or a one-element tensor) as a float; fail on anything else."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.detach().cpu().reshape(()).item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        fail(f"{name} should be a single number.", tried=tried,
-             expected="a 0-d tensor (a Python float is accepted too)", received=describe(value),
-             hint=hint or "reduce with .mean() or .sum() to get a 0-d tensor; theta[-1] is a 0-d tensor, "
-                          "theta[-1:] is not")
-    if not math.isfinite(value):
-        fail(f"{name} is {value}.", tried=tried, expected="a finite number", received=str(value),
-             hint=hint or "look for a division by zero or a step that grows without bound")
-    return float(value)
 
 
 def _with_ones(X: torch.Tensor) -> torch.Tensor:
@@ -77,7 +65,7 @@ def _fit(out, d: int, dtype: torch.dtype, tried: str) -> tuple[torch.Tensor, flo
                   hint=f"one weight per feature, shape ({d},), and the bias returned separately as b. "
                        "A solution of shape (d, 1) needs [:, 0]; theta of length d + 1 needs splitting")
     expect_tensor(w, dtype=dtype, tried=tried, name="w")
-    return w, _scalar(b, name="b", tried=tried)
+    return w, single_number(b, name="b", tried=tried)
 
 
 def _least_squares_hint(w: float, b: float) -> str:
@@ -163,13 +151,13 @@ def _mse_hint(value: float) -> str:
 @exercise("02.2", "mse_loss", points=1, difficulty=1, minutes=5)
 def check_mse_loss(mse_loss):
     X, y, w = torch.tensor(HAND_X), torch.tensor(HAND_Y), torch.tensor([1.0])
-    loss = _scalar(call_on_copies(mse_loss, w, torch.tensor(0.0), X, y, tried=HAND_TRIED), name="the loss",
+    loss = single_number(call_on_copies(mse_loss, w, torch.tensor(0.0), X, y, tried=HAND_TRIED), name="the loss",
                    tried=HAND_TRIED)
     expect_number(loss, 2.0, tried=HAND_TRIED, tol=1e-5, problem="the loss of a case worked out by hand is wrong.",
                   hint=_mse_hint(loss))
 
     tried = HAND_TRIED.replace("b = 0", "b = 0.5").replace("[0, 0, -2, -2]", "[0.5, 0.5, -1.5, -1.5]")
-    loss = _scalar(call_on_copies(mse_loss, w, torch.tensor(0.5), X, y, tried=tried), name="the loss", tried=tried)
+    loss = single_number(call_on_copies(mse_loss, w, torch.tensor(0.5), X, y, tried=tried), name="the loss", tried=tried)
     expect_number(loss, 1.25, tried=tried, tol=1e-5, problem="the loss with a bias is wrong.",
                   hint="the loss did not change with b: add b to every prediction, X @ w + b"
                   if abs(loss - 2.0) < 1e-5 else "(0.25 + 0.25 + 2.25 + 2.25) / 4 = 1.25")
@@ -178,7 +166,7 @@ def check_mse_loss(mse_loss):
     X, w = torch.randn(6, 3, generator=g), torch.randn(3, generator=g)
     b, y = torch.randn((), generator=g), torch.randn(6, generator=g)
     tried = "X of shape (6, 3), w of shape (3,), b a 0-d tensor, y of shape (6,), float32, random"
-    loss = _scalar(call_on_copies(mse_loss, w, b, X, y, tried=tried), name="the loss", tried=tried)
+    loss = single_number(call_on_copies(mse_loss, w, b, X, y, tried=tried), name="the loss", tried=tried)
     expected = float(F.mse_loss(X @ w + b, y))
     expect_number(loss, expected, tried=tried, tol=1e-5 * (1 + expected),
                   problem="the loss differs from torch.nn.functional.mse_loss(X @ w + b, y).",
@@ -187,20 +175,9 @@ def check_mse_loss(mse_loss):
 
 # ---------------------------------------------------------------- 02.3
 
-def _gradient(out, d: int, dtype: torch.dtype, tried: str) -> tuple[torch.Tensor, float]:
-    """Unpack and vet the pair (grad_w, grad_b)."""
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        fail("mse_gradient should return a pair (grad_w, grad_b).", tried=tried,
-             expected=f"a tuple of 2: grad_w of shape ({d},) and grad_b, one number", received=describe(out),
-             hint="end with `return grad_w, grad_b`")
-    grad_w, grad_b = out
-    expect_tensor(grad_w, shape=(d,), tried=tried, name="grad_w", allow_nan=True,
-                  hint=f"one partial derivative per weight, shape ({d},): sum the per-example terms over "
-                       "the examples (dim 0), not over the features")
-    expect_tensor(grad_w, dtype=dtype, tried=tried, name="grad_w")
-    return grad_w, _scalar(grad_b, name="grad_b", tried=tried,
-                           hint="∂L/∂b is one number: the mean of 2 × error, a 0-d tensor")
-
+GRAD_SHAPE_HINT = ("one partial derivative per weight: sum the per-example terms over "
+                   "the examples (dim 0), not over the features")
+GRAD_BIAS_HINT = "∂L/∂b is one number: the mean of 2 × error, a 0-d tensor"
 
 def _gradient_hint(grad_w: float, grad_b: float) -> str:
     """Name the mistake on the hand case, whose gradient is grad_w = [-3], grad_b = -2."""
@@ -224,8 +201,10 @@ def _gradient_hint(grad_w: float, grad_b: float) -> str:
 @exercise("02.3", "mse_gradient", points=2, difficulty=2, minutes=15)
 def check_mse_gradient(mse_gradient):
     X, y, w = torch.tensor(HAND_X), torch.tensor(HAND_Y), torch.tensor([1.0])
-    grad_w, grad_b = _gradient(call_on_copies(mse_gradient, w, torch.tensor(0.0), X, y, tried=HAND_TRIED), 1,
-                               torch.float32, HAND_TRIED)
+    out = call_on_copies(mse_gradient, w, torch.tensor(0.0), X, y, tried=HAND_TRIED)
+    grad_w, grad_b = expect_gradient_pair(
+        out, fn_name='mse_gradient', d=1, dtype=torch.float32, tried=HAND_TRIED,
+        shape_hint=GRAD_SHAPE_HINT, bias_hint=GRAD_BIAS_HINT)
     expect(abs(float(grad_w[0]) + 3.0) < 1e-5 and abs(grad_b + 2.0) < 1e-5,
            "the gradient of a case worked out by hand is wrong.", tried=HAND_TRIED,
            expected="grad_w = [-3], grad_b = -2", received=f"grad_w = {show(grad_w)}, grad_b = {grad_b:.4g}",
@@ -235,7 +214,10 @@ def check_mse_gradient(mse_gradient):
     X, w = torch.randn(7, 3, generator=g, dtype=torch.float64), torch.randn(3, generator=g, dtype=torch.float64)
     b, y = torch.randn((), generator=g, dtype=torch.float64), torch.randn(7, generator=g, dtype=torch.float64)
     tried = "X of shape (7, 3), w of shape (3,), b a 0-d tensor, y of shape (7,), float64, random"
-    grad_w, grad_b = _gradient(call_on_copies(mse_gradient, w, b, X, y, tried=tried), 3, torch.float64, tried)
+    out = call_on_copies(mse_gradient, w, b, X, y, tried=tried)
+    grad_w, grad_b = expect_gradient_pair(
+        out, fn_name='mse_gradient', d=3, dtype=torch.float64, tried=tried,
+        shape_hint=GRAD_SHAPE_HINT, bias_hint=GRAD_BIAS_HINT)
     ref_w, ref_b = _autograd_gradient(w, b, X, y)
     expect_close(grad_w, ref_w, tried=tried, atol=1e-9, rtol=1e-7, name="grad_w",
                  problem="grad_w differs from autograd's gradient of F.mse_loss(X @ w + b, y).",
@@ -248,7 +230,10 @@ def check_mse_gradient(mse_gradient):
     y = X @ torch.tensor([1.0, -1.0]) + 0.3 + 0.5 * torch.randn(30, generator=g)
     w, b = _lstsq(X, y)
     tried = "X of shape (30, 2), float32, noisy y, at the least-squares solution (w, b) from torch.linalg.lstsq"
-    grad_w, grad_b = _gradient(call_on_copies(mse_gradient, w, b, X, y, tried=tried), 2, torch.float32, tried)
+    out = call_on_copies(mse_gradient, w, b, X, y, tried=tried)
+    grad_w, grad_b = expect_gradient_pair(
+        out, fn_name='mse_gradient', d=2, dtype=torch.float32, tried=tried,
+        shape_hint=GRAD_SHAPE_HINT, bias_hint=GRAD_BIAS_HINT)
     expect(float(grad_w.abs().max()) < 1e-4 and abs(grad_b) < 1e-4,
            "at the minimum of the loss the gradient should be zero.", tried=tried,
            expected="grad_w = [0, 0], grad_b = 0", received=f"grad_w = {show(grad_w)}, grad_b = {grad_b:.3g}",
@@ -342,7 +327,7 @@ def _descent(out, d: int, steps: int, tried: str) -> tuple[torch.Tensor, float, 
            expected=f"{steps + 1} numbers: the loss at the start, then after each of the {steps} steps",
            received=f"a list of length {len(losses)}",
            hint="record the loss once before the loop and once after every update")
-    losses = [_scalar(v, name=f"losses[{i}]", tried=tried,
+    losses = [single_number(v, name=f"losses[{i}]", tried=tried,
                       hint="the loss grew without bound: does every step go AGAINST the gradient, "
                            "w - lr * grad_w?") for i, v in enumerate(losses)]
     expect_tensor(w, shape=(d,), tried=tried, name="w", allow_nan=True, hint=f"one weight per feature: shape ({d},)")
@@ -350,7 +335,7 @@ def _descent(out, d: int, steps: int, tried: str) -> tuple[torch.Tensor, float, 
                   hint="start from zeros with the dtype of X: torch.zeros(d, dtype=X.dtype)")
     expect_tensor(w, tried=tried, name="w", hint="the weights grew without bound: does every step go AGAINST "
                                                  "the gradient, w - lr * grad_w?")
-    return w, _scalar(b, name="b", tried=tried), losses
+    return w, single_number(b, name="b", tried=tried), losses
 
 
 def _step_hint(w, b, w_ref, b_ref, lr) -> str:
@@ -460,7 +445,7 @@ def _autograd_descent(X: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -
 def check_max_stable_lr(max_stable_lr):
     X = torch.tensor([[2.0], [0.0], [2.0], [0.0]])
     tried = "X = [[2], [0], [2], [0]]: n = 4, one feature, plus the bias"
-    lr = _scalar(call_on_copies(max_stable_lr, X, tried=tried), name="the learning rate", tried=tried,
+    lr = single_number(call_on_copies(max_stable_lr, X, tried=tried), name="the learning rate", tried=tried,
                  hint="return one number: 2 / λmax, with .item() to turn a 0-d tensor into a float")
     expect_number(lr, 2 / (3 + math.sqrt(5)), tried=tried, tol=1e-4,
                   problem="the largest stable learning rate of a case worked out by hand is wrong.",
@@ -469,7 +454,7 @@ def check_max_stable_lr(max_stable_lr):
     g = generator("02.6")
     X = torch.randn(50, 3, generator=g) * torch.tensor([1.0, 2.0, 0.5]) + torch.tensor([1.0, 0.0, -1.0])
     tried = "X of shape (50, 3), float32, features with different scales and non-zero means"
-    lr = _scalar(call_on_copies(max_stable_lr, X, tried=tried), name="the learning rate", tried=tried)
+    lr = single_number(call_on_copies(max_stable_lr, X, tried=tried), name="the learning rate", tried=tried)
     expected = 2 / _hessian_top(X)
     expect_number(lr, expected, tried=tried, tol=1e-4 * expected,
                   problem="differs from 2 / λmax, with λmax from torch.linalg.eigvalsh of the MSE's Hessian "

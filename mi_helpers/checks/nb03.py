@@ -20,8 +20,9 @@ from torch import nn
 
 from ..data import train_test_split, two_moons
 from ..train import accuracy, train
-from .core import (call, call_on_copies, describe, exercise, expect, expect_close, expect_number,
-                   expect_tensor, fail, generator, show)
+from .core import (call, call_on_copies, describe, exercise, expect, expect_close,
+                   expect_gradient_pair, expect_number, expect_tensor, fail, generator, show,
+                   single_number)
 
 
 
@@ -34,14 +35,6 @@ def _close(a, b, atol: float = 1e-5) -> bool:
     return a.shape == b.shape and bool(torch.isfinite(a).all()) and bool(torch.allclose(a, b, atol=atol, rtol=1e-4))
 
 
-def _scalar(value, *, name: str, tried: str, hint: str = "") -> float:
-    """One number (a Python number or a one-element tensor) as a float; fail on anything else."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.detach().cpu().reshape(()).item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        fail(f"{name} should be a single number.", tried=tried,
-             expected="a 0-d tensor (a Python float is accepted too)", received=describe(value), hint=hint)
-    return float(value)
 
 
 def _loss_tensor(out, dtype: torch.dtype, tried: str, name: str = "the loss") -> torch.Tensor:
@@ -208,21 +201,9 @@ def check_binary_cross_entropy(binary_cross_entropy):
 
 # ---------------------------------------------------------------- 03.3
 
-def _bce_gradient_output(out, d: int, dtype: torch.dtype, tried: str) -> tuple[torch.Tensor, float]:
-    """Unpack and vet the pair (grad_w, grad_b)."""
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        fail("bce_gradient should return a pair (grad_w, grad_b).", tried=tried,
-             expected=f"a tuple of 2: grad_w of shape ({d},) and grad_b, one number", received=describe(out),
-             hint="end with `return grad_w, grad_b`")
-    grad_w, grad_b = out
-    expect_tensor(grad_w, shape=(d,), tried=tried, name="grad_w", allow_nan=True,
-                  hint=f"one partial derivative per weight, shape ({d},): combine the examples (dim 0 of X), "
-                       "keep the features")
-    expect_tensor(grad_w, dtype=dtype, tried=tried, name="grad_w",
-                  hint="keep the dtype of X; look for NaN from an overflowing exp")
-    return grad_w, _scalar(grad_b, name="grad_b", tried=tried,
-                           hint="∂L/∂b is one number: a mean over the examples, a 0-d tensor")
-
+GRAD_SHAPE_HINT = "one partial derivative per weight: combine the examples (dim 0 of X), keep the features"
+GRAD_DTYPE_HINT = "keep the dtype of X; look for NaN from an overflowing exp"
+GRAD_BIAS_HINT = "∂L/∂b is one number: a mean over the examples, a 0-d tensor"
 
 def _bce_gradient_hint(grad_w: torch.Tensor, grad_b: float) -> str:
     """Name the mistake on the hand case, whose gradient is grad_w = [0.625, -0.125], grad_b = 0.25."""
@@ -255,7 +236,10 @@ def check_bce_gradient(bce_gradient):
     y, w, b = torch.tensor([1.0, 0.0, 0.0, 1.0]), torch.zeros(2), torch.tensor(math.log(3.0))
     tried = ("X = [[1, 2], [3, -1], [0, 1], [-2, 0]], y = [1, 0, 0, 1], w = [0, 0], b = ln 3 "
              "(so every probability σ(X w + b) is 3/4), float32")
-    grad_w, grad_b = _bce_gradient_output(call_on_copies(bce_gradient, w, b, X, y, tried=tried), 2, torch.float32, tried)
+    out = call_on_copies(bce_gradient, w, b, X, y, tried=tried)
+    grad_w, grad_b = expect_gradient_pair(
+        out, fn_name='bce_gradient', d=2, dtype=torch.float32, tried=tried,
+        shape_hint=GRAD_SHAPE_HINT, bias_hint=GRAD_BIAS_HINT, dtype_hint=GRAD_DTYPE_HINT)
     expect(_close(grad_w, torch.tensor([0.625, -0.125])) and abs(grad_b - 0.25) < 1e-5,
            "the gradient of a case worked out by hand is wrong.", tried=tried,
            expected="grad_w = [0.625, -0.125], grad_b = 0.25",
@@ -269,7 +253,10 @@ def check_bce_gradient(bce_gradient):
         y = torch.randint(0, 2, (n,), generator=g).to(dtype)
         tried = (f"X of shape ({n}, {d}), w of shape ({d},), b a 0-d tensor, y of shape ({n},) in {{0, 1}}, "
                  f"{name}, random")
-        grad_w, grad_b = _bce_gradient_output(call_on_copies(bce_gradient, w, b, X, y, tried=tried), d, dtype, tried)
+        out = call_on_copies(bce_gradient, w, b, X, y, tried=tried)
+        grad_w, grad_b = expect_gradient_pair(
+            out, fn_name='bce_gradient', d=d, dtype=dtype, tried=tried,
+            shape_hint=GRAD_SHAPE_HINT, bias_hint=GRAD_BIAS_HINT, dtype_hint=GRAD_DTYPE_HINT)
         ref_w, ref_b = _autograd_bce(w, b, X, y)
         autograd = "autograd's gradient of F.binary_cross_entropy_with_logits(X @ w + b, y)"
         expect_close(grad_w, ref_w, tried=tried, atol=1e-6, rtol=1e-5, name="grad_w",
@@ -282,7 +269,10 @@ def check_bce_gradient(bce_gradient):
     w, b = torch.tensor([400.0, -300.0]), torch.tensor(-50.0)
     y = torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
     tried = "X of shape (8, 2), float32, w = [400, -300], b = -50: logits in the hundreds, some confidently wrong"
-    grad_w, grad_b = _bce_gradient_output(call_on_copies(bce_gradient, w, b, X, y, tried=tried), 2, torch.float32, tried)
+    out = call_on_copies(bce_gradient, w, b, X, y, tried=tried)
+    grad_w, grad_b = expect_gradient_pair(
+        out, fn_name='bce_gradient', d=2, dtype=torch.float32, tried=tried,
+        shape_hint=GRAD_SHAPE_HINT, bias_hint=GRAD_BIAS_HINT, dtype_hint=GRAD_DTYPE_HINT)
     ref_w, ref_b = _autograd_bce(w, b, X, y)
     expect_close(grad_w, ref_w, tried=tried, atol=1e-5, name="grad_w",
                  problem="grad_w is wrong when the logits are large.",

@@ -19,7 +19,8 @@ from torch import nn
 from ..data import COLOURS, shapes
 from ..hooks import count_hooks, run_with_cache
 from ..models import SmallCNN
-from .core import call, describe, exercise, expect, expect_close, expect_tensor, fail, generator, show
+from .core import (call, describe, exercise, expect, expect_close, expect_tensor, fail, generator,
+                   show, single_number)
 
 
 def seeded_cnn(seed: int, **kwargs) -> SmallCNN:
@@ -30,15 +31,10 @@ def seeded_cnn(seed: int, **kwargs) -> SmallCNN:
     return model.eval()
 
 
-def _single_number(value, tried: str, what: str = "a float") -> float:
-    """The value as a float; fail unless it is one number (a Python number or a 1-element tensor)."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    fail("the result should be a single number.", tried=tried, expected=what, received=describe(value),
-         hint="one IoU for the whole data set: count the pixels over all images together, divide once, "
-              "and return a Python float (.item() turns a 0-d tensor into one)")
+
+
+IOU_NUMBER_HINT = ("one IoU for the whole data set: count the pixels over all images together, divide once, "
+                   "and return a Python float (.item() turns a 0-d tensor into one)")
 
 
 # ---------------------------------------------------------------- 04.1
@@ -251,7 +247,7 @@ def _gap_quantile(n_values: int, n_on: int) -> float:
 
 def _iou_value(fn, maps, masks, quantile, tried: str, hint_if_raised: str = "") -> float:
     out = call(fn, maps.clone(), masks.clone(), quantile, tried=tried, hint_if_raised=hint_if_raised)
-    value = _single_number(out, tried, "a float in [0, 1]")
+    value = single_number(out, tried=tried, expected="a float in [0, 1]", hint=IOU_NUMBER_HINT)
     expect(value == value, "the IoU is NaN.", tried=tried, expected="a number in [0, 1]", received="nan",
            hint="NaN is 0 / 0: when the union is empty (nothing is on and the mask is empty) return 0.0")
     expect(0.0 <= value <= 1.0 + 1e-6, "an IoU lies between 0 and 1.", tried=tried,

@@ -15,36 +15,26 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
-from .core import (call, call_on_copies, describe, exercise, expect, expect_number, expect_tensor,
-                   fail, generator, show)
+from .core import (call, call_on_copies, exercise, expect, expect_number, expect_tensor,
+                   fail, generator, show, single_number)
 
 
 
 
-def _number(value, tried: str, what: str, hint: str) -> float:
-    """The value as a float; fail unless it is one finite number (a Python number or a 1-element tensor)."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    elif isinstance(value, np.ndarray) and value.size == 1:
-        value = value.item()
-    elif isinstance(value, np.generic):
-        value = value.item()
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        fail(f"the result should be a single number ({what}).", tried=tried, expected="a float",
-             received=describe(value), hint=hint)
-    if not math.isfinite(value):
-        fail(f"the result is {value}, not a number between 0 and 1.", tried=tried, expected=what,
-             received=str(value), hint="look for a division by zero: a feature (or a representation) "
-                                       "that never changes has standard deviation 0")
-    return float(value)
+
+
+def number_or_fail(value, tried: str, what: str, hint: str) -> float:
+    """The value as one finite float (see core.single_number), with this notebook's hints."""
+    return single_number(value, tried=tried, expected=what, hint=hint,
+                         nonfinite_hint="look for a division by zero: a feature (or a representation) "
+                                        "that never changes has standard deviation 0")
 
 
 def _fraction(value, tried: str, what: str, hint: str) -> float:
     """A single number that must lie in [0, 1]."""
-    value = _number(value, tried, what, hint)
+    value = number_or_fail(value, tried, what, hint)
     expect(-1e-6 <= value <= 1 + 1e-6, f"the result should be a fraction between 0 and 1 ({what}).",
            tried=tried, expected="a number in [0, 1]", received=f"{value:.6g}", hint=hint)
     return value
@@ -337,7 +327,7 @@ def check_linear_cka(linear_cka):
     x = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
     y = torch.tensor([[1.0], [3.0], [2.0], [4.0]])
     tried = "X = [1, 2, 3, 4] and Y = [1, 3, 2, 4] as single columns (shape [4, 1]); their correlation is 0.8"
-    value = _number(call_on_copies(linear_cka, x, y, tried=tried), tried, "the CKA", number_hint)
+    value = number_or_fail(call_on_copies(linear_cka, x, y, tried=tried), tried, "the CKA", number_hint)
     expect_number(value, 0.64, tried=tried, tol=1e-4,
                   problem="for two single columns, linear CKA is their squared correlation, 0.8² = 0.64.",
                   hint=_cka_hint(value))
@@ -345,7 +335,7 @@ def check_linear_cka(linear_cka):
     X = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
     tried = ("X = [[1, 0], [-1, 0], [0, 1], [0, -1]] (two uncorrelated directions of equal variance), "
              "Y = the first column of X only")
-    value = _number(call_on_copies(linear_cka, X, X[:, :1], tried=tried), tried, "the CKA", number_hint)
+    value = number_or_fail(call_on_copies(linear_cka, X, X[:, :1], tried=tried), tried, "the CKA", number_hint)
     expect_number(value, 1 / math.sqrt(2), tried=tried, tol=1e-4,
                   problem="Y holds one of X's two equally strong directions: CKA = ‖YᵀX‖² / (‖XᵀX‖ ‖YᵀY‖) = 1/√2.",
                   hint="normalise HSIC by the Frobenius norms of XᵀX and YᵀY (the d × d matrices), "
@@ -360,7 +350,7 @@ def check_linear_cka(linear_cka):
     expect(0.05 < base < 0.98, "the CKA of two related, different representations should lie strictly "
            "between 0 and 1.", tried=tried, expected="a value between 0 and 1", received=f"{base:.4f}",
            hint=_cka_hint(-1))
-    same = _number(call_on_copies(linear_cka, X, X, tried=f"X with itself, X of shape ({n}, 8)"),
+    same = number_or_fail(call_on_copies(linear_cka, X, X, tried=f"X with itself, X of shape ({n}, 8)"),
                    tried, "the CKA", number_hint)
     expect_number(same, 1.0, tried=f"X with itself, X of shape ({n}, 8)", tol=1e-4,
                   problem="a representation compared with itself must have CKA 1.",
@@ -383,7 +373,7 @@ def check_linear_cka(linear_cka):
     ]
     for words, args, why in cases:
         tried_case = f"{tried}; then {words}"
-        value = _number(call_on_copies(linear_cka, *args, tried=tried_case), tried_case, "the CKA", number_hint)
+        value = number_or_fail(call_on_copies(linear_cka, *args, tried=tried_case), tried_case, "the CKA", number_hint)
         expect_number(value, base, tried=tried_case, tol=2e-4, problem=f"the CKA changed: {why.split(':')[0]}.",
                       hint=why)
 
