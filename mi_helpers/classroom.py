@@ -1,5 +1,4 @@
-"""nbgrader, extended for a classroom: mentor notes stay private, and a misbehaving
-submission is graded all the same.
+"""nbgrader, extended for a classroom: mentor notes stay private, and a submission is graded in the sandbox.
 
 ``nbgrader_config.py`` puts these in nbgrader's pipelines:
 
@@ -7,28 +6,23 @@ submission is graded all the same.
 - :class:`FlagTamperedCells` (autograde, sanitising): nbgrader already puts an edited
   test cell back and, with ``add_missing_cells``, a deleted one; this also marks them,
   because an exercise whose test cell was tampered with earns nothing.
-- :class:`ResilientExecute` (autograde, executing): runs the notebook with
-  :func:`mi_helpers.grading.execute`, so that an infinite loop, a huge allocation or
-  a crashed kernel costs only the cell that did it, then turns every marked test
-  cell into a failure.
+- :class:`ResilientExecute` (autograde, executing): a thin adapter over the grading
+  core (:mod:`mi_helpers.grading`): the submission's cells run in the sandboxed
+  kernel, and each test cell, as nbgrader restored it from the gradebook, is run by
+  the trusted judge in this process. Its outputs, which nbgrader turns into points,
+  are the judge's verdict and nothing the learner's kernel printed.
 """
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 from nbformat import NotebookNode
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells
+from traitlets import Bool
+
+from .notebook import exercise_of, grade_id, is_test_cell, visible_source
 
 MENTOR_TAG = "mentor"
 TAMPERED = "mi_tampered"  # cell metadata key: "edited" or "deleted"
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
-
-
-def visible_source(source: str) -> str:
-    """A cell's source as compared for tampering: no blank lines, no trailing spaces."""
-    return "\n".join(line.rstrip() for line in source.splitlines() if line.strip())
 
 
 class StripMentorNotes(NbGraderPreprocessor):  # nbgrader's base: enabled, unlike nbconvert's
@@ -39,24 +33,18 @@ class StripMentorNotes(NbGraderPreprocessor):  # nbgrader's base: enabled, unlik
         return nb, resources
 
 
-def _is_test_cell(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
 class FlagTamperedCells(OverwriteCells):
     """nbgrader's OverwriteCells, which also marks the test cells it had to restore or re-add."""
 
     def preprocess_cell(self, cell, resources, cell_index):
         edited = False
-        if _is_test_cell(cell):
+        gid = grade_id(cell)
+        if gid and gid.startswith("test_"):
             try:
-                source = self.gradebook.find_source_cell(
-                    cell.metadata.nbgrader["grade_id"], self.notebook_id, self.assignment_id)
+                source = self.gradebook.find_source_cell(gid, self.notebook_id, self.assignment_id)
                 # The gradebook holds the test cell with its hidden tests; the learner's copy has
-                # them only if it is the instructor's own version.
-                edited = visible_source(cell.source) not in {
-                    visible_source(source.source), visible_source(HIDDEN.sub("", source.source))}
+                # them only if it is the instructor's own version. visible_source drops them.
+                edited = not is_test_cell(cell) or visible_source(cell.source) != visible_source(source.source)
             except MissingEntry:
                 pass
         cell, resources = super().preprocess_cell(cell, resources, cell_index)
@@ -76,21 +64,35 @@ def _error(name: str, message: str) -> NotebookNode:
 
 
 class ResilientExecute(Execute):
-    """nbgrader's Execute on the course's crash-proof executor; tampered test cells fail."""
+    """nbgrader's Execute on the course's grading core: sandboxed kernel, trusted verdicts."""
+
+    sandboxed = Bool(True, help="Run the submission's kernel in the bubblewrap sandbox. Turning it off "
+                                "lets a submission change its own grade and others': only for debugging.").tag(config=True)
 
     def preprocess(self, nb, resources, km=None):
-        from .grading import MEMORY_LIMIT_MB, TOTAL_TIMEOUT_S, execute
+        from .grading import MEMORY_LIMIT_MB, TOTAL_TIMEOUT_S, Judge, execute
+        from .notebook import reference_for
 
-        graded = {i for i, c in enumerate(nb.cells) if _is_test_cell(c)}
-        kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
-        workdir = resources.get("metadata", {}).get("path") or "."
-        run = execute(nb, cell_timeout=self.timeout or 120, memory_limit_mb=MEMORY_LIMIT_MB,
-                      total_timeout=TOTAL_TIMEOUT_S, kernel_name=kernel, workdir=Path(workdir),
-                      graded=graded)
+        graded, judged = set(), {}
+        seen: set[str] = set()
+        for index, cell in enumerate(nb.cells):
+            gid = grade_id(cell)
+            if not (is_test_cell(cell) or (gid or "").startswith("test_")):
+                continue
+            graded.add(index)
+            how = cell.metadata.pop(TAMPERED, None)
+            ex = exercise_of(gid)
+            if how or ex is None or gid in seen or not is_test_cell(cell):
+                why = f"was {how}" if how else "is not one of the course's test cells"
+                cell.outputs = [_error("Tampered", f"✘ this test cell {why}, so it earns nothing.")]
+            else:
+                judged[index] = (ex, cell.source)
+            seen.add(gid)
+        judge = Judge(reference_for(nb), judged)
+        workdir = resources.get("metadata", {}).get("path") or None
+        run = execute(nb, judge=judge, graded=graded, cell_timeout=self.timeout or 120,
+                      memory_limit_mb=MEMORY_LIMIT_MB, total_timeout=TOTAL_TIMEOUT_S,
+                      workdir=workdir, sandboxed=self.sandboxed)
         for index, (_, why) in run.failed_cells.items():
             nb.cells[index].outputs = [_error("CellFailed", f"✘ this cell {why}.")]
-        for cell in nb.cells:
-            how = cell.metadata.pop(TAMPERED, None)
-            if how and _is_test_cell(cell):
-                cell.outputs = [_error("Tampered", f"✘ this test cell was {how}, so it earns nothing.")]
         return nb, resources

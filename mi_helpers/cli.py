@@ -18,7 +18,9 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from .grading import (CELL_TIMEOUT_S, MEMORY_LIMIT_MB, TOTAL_TIMEOUT_S, GradingError, reference_for)
+from .grading import CELL_TIMEOUT_S, MEMORY_LIMIT_MB, TOTAL_TIMEOUT_S
+from .notebook import GradingError, read_notebook, reference_for
+from .sandbox import SandboxUnavailable
 
 
 class _Collector:
@@ -65,20 +67,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, default=None,
                         help="grade against this notebook's test cells (default: the course's)")
     parser.add_argument("--json", type=Path, default=None, help="also write the grade to this file")
+    parser.add_argument("--unsandboxed", action="store_true",
+                        help="run your notebook's kernel without the sandbox (for your own work on a machine "
+                             "without bubblewrap: the grade is then not tamper-proof)")
     args = parser.parse_args(argv)
 
     if not args.notebook.is_file():
         print(f"mi-grade: there is no notebook at {args.notebook}", file=sys.stderr)
         return 2
     try:
-        import nbformat
-        reference_for(nbformat.read(args.notebook, as_version=4)) if args.reference is None else None
+        reference_for(read_notebook(args.notebook)) if args.reference is None else read_notebook(args.notebook)
     except GradingError as exc:
         print(f"mi-grade: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # not JSON, not a notebook
-        print(f"mi-grade: {args.notebook} is not a readable notebook ({exc})", file=sys.stderr)
-        return 2
+    if not args.unsandboxed:
+        try:
+            from .sandbox import Sandbox
+            Sandbox().close()
+        except SandboxUnavailable as exc:
+            print(f"mi-grade: {exc}. To grade your own notebook without the sandbox, add --unsandboxed.",
+                  file=sys.stderr)
+            return 2
 
     import pytest
 
@@ -95,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                        "--mi-total-timeout", str(args.total_timeout)]
         if args.reference:
             pytest_args += ["--mi-reference", str(args.reference.resolve())]
+        if args.unsandboxed:
+            pytest_args.append("--mi-unsandboxed")
         (workdir / "pytest.ini").write_text("[pytest]\n")
         print(f"grading {args.notebook} (executing a copy; this takes a minute) ...", flush=True)
         pytest.main(pytest_args, plugins=[collector])
@@ -107,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     grade.notebook = args.notebook
     print(score_table(grade))
+    if not grade.sandboxed:
+        print("note: graded WITHOUT the sandbox (--unsandboxed): fine for your own work, not for a class")
     if args.json:
         args.json.write_text(json.dumps({
             "notebook": str(args.notebook), "points": grade.points, "max_points": grade.max_points,

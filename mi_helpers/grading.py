@@ -1,52 +1,59 @@
-"""Grading one notebook: execute it under time and memory limits, then score each exercise.
+"""The grading core both graders stand on: a sandboxed executor and the trusted verdict.
 
-The learner's notebook is never changed: a copy is executed. What can go wrong
-in a submission is expected and graded all the same:
+    mi-grade (cli.py, pytest_plugin.py)      nbgrader autograde (classroom.py)
+                     \\                           /
+            grade_notebook()            ResilientExecute.preprocess()
+                     \\                           /
+           execute(): the notebook's cells in a sandboxed kernel (sandbox.py);
+           at each test cell, run_check() in this process (verdict.py),
+           calling the learner's names in the kernel (remote.py, harness.py, wire.py)
 
-- a test cell that was edited or deleted: that exercise earns nothing (the
-  course's own copy of the test cell is what runs);
-- a check function redefined or patched in an earlier cell: the checks are
-  imported afresh inside every test cell;
-- an infinite loop, a huge allocation, ``sys.exit`` or a crash of the kernel:
-  the cell is recorded, the kernel is restarted, the cells before it are run
-  again, and grading goes on after it, so the other exercises keep their points.
+What decides points never runs in the learner's kernel: the test cells are not
+sent to it. Their source is the course's (the release notebook's for
+``mi-grade``, the gradebook's for nbgrader), executed here, and every call of
+the learner's code goes through the channel, which brings back plain data.
 
-:func:`grade_notebook` does the work; :mod:`mi_helpers.pytest_plugin` turns each
-exercise into a pytest item, and :mod:`mi_helpers.cli` prints the score table.
+What goes wrong in a submission is expected and graded all the same: an edited
+or deleted test cell earns nothing; an infinite loop, a huge allocation,
+``sys.exit`` or a dead kernel costs the cell where it happened (the kernel is
+restarted, the cells before it replayed, and grading goes on after it).
 """
 from __future__ import annotations
 
 import copy
-import re
+import os
+import shutil
+import signal
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import nbformat
+import zmq
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from .checks import REGISTRY, Exercise
-from .classroom import visible_source
+from .checks import Exercise
+from .notebook import (COURSE_ROOT, RELEASE_DIR, GradingError, exercise_of, grade_id, is_answer_cell,
+                       is_test_cell, read_notebook, reference_for, setup_source, visible_source)
+from .remote import KernelChannel, KernelDied, RemoteTimeout
+from .sandbox import Sandbox, SandboxedKernelManager, SandboxUnavailable
+from .verdict import FAILED, NOT_ATTEMPTED, PASSED, Verdict, prelude, run_check
 
-COURSE_ROOT = Path(__file__).resolve().parents[1]
-RELEASE_DIR = COURSE_ROOT / "notebooks"
+__all__ = ["grade_notebook", "execute", "Grade", "Result", "GradingError", "SandboxUnavailable",
+           "COURSE_ROOT", "RELEASE_DIR", "CELL_TIMEOUT_S", "TOTAL_TIMEOUT_S", "MEMORY_LIMIT_MB"]
 
 CELL_TIMEOUT_S = 120  # one cell; a solution notebook runs whole in 90 s
 TOTAL_TIMEOUT_S = 900  # the whole grading, restarts included
-MEMORY_LIMIT_MB = 1536  # the course's limit on a kernel's resident memory
+MEMORY_LIMIT_MB = 1536  # the course's limit on the resident memory of the kernel and its children
 MAX_RESTARTS = 4
-
-# Run before the course's test cell: forget every check module, so that what the
-# learner redefined or patched in mi_helpers.checks is gone and the check is imported afresh.
-FRESH_CHECKS = (
-    "import sys as _mi_sys\n"
-    "for _mi_name in [n for n in _mi_sys.modules if n == 'mi_helpers.checks' "
-    "or n.startswith('mi_helpers.checks.')]:\n"
-    "    del _mi_sys.modules[_mi_name]\n"
-)
-TEST_ID = re.compile(r"^test_(\d\d)_(\d+)_")
+MAX_CELL_OUTPUT = 2 * 2 ** 20  # characters of output kept per cell
+MAX_NOTEBOOK_OUTPUT = 20 * 2 ** 20
+MAX_MESSAGE = 128 * 2 ** 20  # a larger message from the kernel cuts its connection
 
 
 @dataclass
@@ -73,6 +80,7 @@ class Grade:
     peak_memory_mb: float
     restarts: int = 0
     problems: list[str] = field(default_factory=list)  # cells that timed out or crashed
+    sandboxed: bool = True
 
     @property
     def points(self) -> float:
@@ -83,57 +91,22 @@ class Grade:
         return sum(r.max_points for r in self.results)
 
 
-# ------------------------------------------------------------------ finding the exercises
-
-def grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def is_test_cell(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def exercise_of(test_grade_id: str) -> Exercise | None:
-    """The exercise a test cell grades: ``test_00_2_pairwise_distances`` -> 00.2."""
-    match = TEST_ID.match(test_grade_id or "")
-    if not match:
-        return None
-    return REGISTRY.get(f"{match.group(1)}.{int(match.group(2))}")
-
-
-def reference_for(nb) -> nbformat.NotebookNode:
-    """The course's release notebook that holds the test cells of ``nb``."""
-    ids = {grade_id(c) for c in nb.cells if grade_id(c)}
-    best, overlap = None, 0
-    for path in sorted(RELEASE_DIR.glob("*.ipynb")):
-        candidate = nbformat.read(path, as_version=4)
-        shared = len(ids & {grade_id(c) for c in candidate.cells if is_test_cell(c)})
-        if shared > overlap:
-            best, overlap = candidate, shared
-    if best is None:
-        raise GradingError("this notebook holds none of the course's exercises: "
-                           "grade a notebook from the course's notebooks/ folder")
-    return best
-
-
-class GradingError(Exception):
-    """The notebook cannot be graded at all (not a notebook, not one of the course's)."""
-
-
 # ------------------------------------------------------------------ watching the kernel
 
-def _kernel_pid(client: NotebookClient) -> int | None:
-    provisioner = getattr(client.km, "provisioner", None)
-    process = getattr(provisioner, "process", None)
-    return getattr(process, "pid", None)
-
-
-def _status_kb(pid: int, key: str) -> int:
+def _tree(pid: int) -> list:
+    import psutil
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _hwm_kb(process) -> int:
+    try:
+        with open(f"/proc/{process.pid}/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith(key + ":"):
+                if line.startswith("VmHWM:"):
                     return int(line.split()[1])
     except (OSError, ValueError):
         pass
@@ -141,10 +114,10 @@ def _status_kb(pid: int, key: str) -> int:
 
 
 class MemoryWatch(threading.Thread):
-    """Samples a kernel's memory; kills the kernel when it passes the limit.
+    """Samples the memory of a kernel and every process under it; kills them all past the limit.
 
-    The peak comes from Linux's high-water mark (VmHWM), which misses no spike;
-    elsewhere it falls back to sampling psutil.
+    The peak is the larger of the summed resident memory, sampled every 50 ms,
+    and the high-water mark (VmHWM) of the largest single process, which misses no spike.
     """
 
     def __init__(self, pid: int, limit_mb: float, interval: float = 0.05):
@@ -155,26 +128,25 @@ class MemoryWatch(threading.Thread):
         self._stop_event = threading.Event()
 
     def _sample(self) -> int:
-        hwm = _status_kb(self.pid, "VmHWM")
-        if hwm:
-            return hwm
-        try:
-            import psutil
-            return psutil.Process(self.pid).memory_info().rss // 1024
-        except Exception:
-            return 0
+        total, largest = 0, 0
+        for process in _tree(self.pid):
+            try:
+                total += process.memory_info().rss // 1024
+            except Exception:
+                continue
+            largest = max(largest, _hwm_kb(process))
+        return max(total, largest)
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):
             self.peak_kb = max(self.peak_kb, self._sample())
             if self.peak_kb > self.limit_kb and not self.killed:
                 self.killed = True
-                try:
-                    import os
-                    import signal
-                    os.kill(self.pid, signal.SIGKILL)
-                except OSError:
-                    pass
+                for process in reversed(_tree(self.pid)):
+                    try:
+                        process.send_signal(signal.SIGKILL)
+                    except Exception:
+                        pass
 
     def stop(self) -> float:
         self.peak_kb = max(self.peak_kb, self._sample())
@@ -182,10 +154,48 @@ class MemoryWatch(threading.Thread):
         return self.peak_kb / 1024
 
 
-# ------------------------------------------------------------------ executing
+# ------------------------------------------------------------------ the executor
 
-class _OutOfTime(Exception):
-    """The whole notebook ran past its total limit (not nbclient's CellTimeoutError, a TimeoutError)."""
+class _Unsandboxed:
+    """``mi-grade --unsandboxed``: the same channel, a plain kernel, no isolation (said in the report)."""
+
+    uid = None
+
+    def __init__(self, workdir):
+        self.root = Path(tempfile.mkdtemp(prefix="mi-grade-"))
+        self.inbox = self.root / "inbox"
+        self.inbox.mkdir()
+        self.workdir = Path(workdir) if workdir else self.root
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class GradingClient(NotebookClient):
+    """nbclient with a cap on the output it keeps, and no display update reaching a graded cell."""
+
+    protected: set = set()
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in (content.get("data") or {}).values()) \
+            + sum(len(str(v)) for v in (content.get("traceback") or []))
+        used = self._output_used.get(cell_index, 0)
+        total = sum(self._output_used.values())
+        if used + size > MAX_CELL_OUTPUT or total + size > MAX_NOTEBOOK_OUTPUT:
+            if cell_index not in self._truncated:
+                self._truncated.add(cell_index)
+                outs.append(nbformat.v4.new_output("stream", name="stdout",
+                                                   text="[the grader kept no more of this cell's output]\n"))
+            return None
+        self._output_used[cell_index] = used + size
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        for cell_index in list(self._display_id_map.get(display_id, {})):
+            if cell_index in self.protected:
+                del self._display_id_map[display_id][cell_index]
+        return super()._update_display_id(display_id, msg)
 
 
 @dataclass
@@ -198,150 +208,196 @@ class Execution:
     failed_cells: dict[int, tuple[str, str]]  # cell index -> (verdict, why)
 
 
-def execute(nb, *, cell_timeout: float = CELL_TIMEOUT_S, memory_limit_mb: float = MEMORY_LIMIT_MB,
-            total_timeout: float = TOTAL_TIMEOUT_S, kernel_name: str = "python3",
-            workdir: str | Path = ".", graded: set[int] = frozenset()) -> Execution:
-    """Execute ``nb`` in place, cell by cell, surviving what a submission can do to a kernel.
+class _OutOfTime(Exception):
+    """The whole notebook ran past its total limit."""
 
-    A cell that runs past ``cell_timeout``, pushes the kernel past ``memory_limit_mb``
-    or kills it is recorded in ``failed_cells``; the kernel is restarted, the cells
-    before it run again (except those in ``graded``, whose outputs already count)
-    and execution goes on after it. Errors inside cells are kept as their outputs.
+
+def execute(nb, *, judge: Callable[[int, "nbformat.NotebookNode", KernelChannel], None], graded: set[int], cell_timeout: float = CELL_TIMEOUT_S,
+            memory_limit_mb: float = MEMORY_LIMIT_MB, total_timeout: float = TOTAL_TIMEOUT_S,
+            workdir: str | Path | None = None, sandboxed: bool = True) -> Execution:
+    """Execute ``nb`` in place in a sandboxed kernel; at each cell in ``graded``, call ``judge`` instead.
+
+    ``judge(index, cell, channel)`` decides the cell's outcome in this process and
+    sets its outputs; the cell itself never reaches the kernel. A cell (or a
+    judge) that runs past ``cell_timeout``, pushes the kernel past
+    ``memory_limit_mb`` or kills it is recorded in ``failed_cells``; the kernel is
+    restarted, the cells before it run again (except those in ``graded``, whose
+    outcomes already count) and execution goes on after it.
     """
     started = time.perf_counter()
     failed: dict[int, tuple[str, str]] = {}
     peak_mb, restarts, position = 0.0, 0, 0
-    resources = {"metadata": {"path": str(workdir)}}
     while position < len(nb.cells) and restarts <= MAX_RESTARTS:
-        client = NotebookClient(nb, timeout=cell_timeout, kernel_name=kernel_name,
-                                allow_errors=True, interrupt_on_timeout=False,
-                                resources=resources, record_timing=False)
-        with client.setup_kernel():
-            watch = MemoryWatch(_kernel_pid(client) or 0, memory_limit_mb)
-            if watch.pid:
-                watch.start()
-            index = 0
-            try:
-                for index, cell in enumerate(nb.cells):
-                    if cell.cell_type != "code" or index in failed:
-                        continue
-                    if index < position and index in graded:
-                        continue  # replaying after a restart: this cell's outcome is already kept
-                    if time.perf_counter() - started > total_timeout:
-                        raise _OutOfTime
-                    client.execute_cell(cell, index)
+        box = Sandbox(workdir=workdir) if sandboxed else _Unsandboxed(workdir)
+        client = GradingClient(nb, timeout=cell_timeout, allow_errors=True, interrupt_on_timeout=False,
+                               resources={"metadata": {"path": str(getattr(box, "scratch", box.workdir))}},
+                               record_timing=False, shutdown_kernel="immediate",
+                               kernel_name="python3")
+        client._output_used, client._truncated = {}, set()
+        client.protected = set(graded)
+        env = None
+        if sandboxed:
+            client.km = SandboxedKernelManager(kernel_name="python3")
+            client.km.sandbox = box
+        else:
+            client.km = AsyncKernelManager(kernel_name="python3")
+            env = {**os.environ, "MI_SANDBOX_INBOX": str(box.inbox)}
+        # a message larger than this from the kernel cuts its connection instead of filling our memory
+        client.km.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+        watch = None
+        index = 0
+        try:
+            with client.setup_kernel(**({"env": env} if env else {})):
+                channel = KernelChannel(client, box.inbox)
+                watch = MemoryWatch(_kernel_pid(client) or 0, memory_limit_mb)
+                if watch.pid:
+                    watch.start()
+                try:
+                    for index, cell in enumerate(nb.cells):
+                        if cell.cell_type != "code" or index in failed:
+                            continue
+                        if index < position and index in graded:
+                            continue  # replaying after a restart: this cell's outcome is already kept
+                        if time.perf_counter() - started > total_timeout:
+                            raise _OutOfTime
+                        if index in graded:
+                            channel.deadline = time.monotonic() + cell_timeout
+                            judge(index, cell, channel)
+                        else:
+                            client.execute_cell(cell, index)
+                        position = max(position, index + 1)
+                    position = len(nb.cells)
+                except _OutOfTime:
+                    position = len(nb.cells)
+                    why = f"was not run: the notebook passed the total limit of {total_timeout:.0f} s"
+                    failed.update({i: ("timed out", why) for i in range(index, len(nb.cells)) if i in graded})
+                except (CellTimeoutError, DeadKernelError, RuntimeError, KernelDied, RemoteTimeout) as exc:
+                    if watch is not None and watch.killed:
+                        failed[index] = ("out of memory", f"used more than {memory_limit_mb:.0f} MB of memory")
+                    elif isinstance(exc, (CellTimeoutError, RemoteTimeout)):
+                        failed[index] = ("timed out", f"ran longer than {cell_timeout:.0f} s")
+                    else:
+                        failed[index] = ("crashed", "crashed the kernel (exit, abort or segfault)")
                     position = max(position, index + 1)
-                position = len(nb.cells)
-            except _OutOfTime:
-                position = len(nb.cells)
-                why = f"was not run: the notebook passed the total limit of {total_timeout:.0f} s"
-                failed.update({i: ("timed out", why) for i in range(index, len(nb.cells)) if i in graded})
-            except (CellTimeoutError, DeadKernelError, RuntimeError) as exc:
-                if watch.killed:
-                    failed[index] = ("out of memory", f"used more than {memory_limit_mb:.0f} MB of memory")
-                elif isinstance(exc, CellTimeoutError):
-                    failed[index] = ("timed out", f"ran longer than {cell_timeout:.0f} s")
-                else:
-                    failed[index] = ("crashed", "crashed the kernel (exit, abort or segfault)")
-                position = max(position, index + 1)
-                restarts += 1
-            finally:
+                    restarts += 1
+        except (DeadKernelError, RuntimeError, KernelDied) as exc:  # the kernel could not even start
+            failed.setdefault(index, ("crashed", f"could not be run: the kernel did not start ({exc})"))
+            position = max(position, index + 1)
+            restarts += 1
+        finally:
+            if watch is not None:
                 peak_mb = max(peak_mb, watch.stop())
+            box.close()
     return Execution(time.perf_counter() - started, peak_mb, restarts, failed)
 
 
-def _error_message(cell) -> str | None:
-    """The error a cell raised, as the learner should read it; None if it raised nothing."""
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            name, value = output.get("ename", "Error"), output.get("evalue", "")
-            if name == "ExerciseFailed":
-                return value
-            if name == "NameError":
-                missing = re.search(r"name '(\w+)' is not defined", value)
-                if missing:
-                    return (f"✘ `{missing.group(1)}` is not defined when the check runs: "
-                            "keep the exercise's answer cell, with its name unchanged, and run it.")
-            return f"✘ the check stopped with {name}: {value}"
-    return None
+def _kernel_pid(client: NotebookClient) -> int | None:
+    provisioner = getattr(client.km, "provisioner", None)
+    process = getattr(provisioner, "process", None)
+    return getattr(process, "pid", None)
 
 
-def _printed(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.get("outputs", [])
-                   if o.get("output_type") == "stream").strip()
+# ------------------------------------------------------------------ verdicts as outputs
 
+def verdict_outputs(verdict: Verdict) -> list:
+    """A verdict as a test cell's outputs: nbgrader gives full points to a cell without an error."""
+    if verdict.verdict == PASSED:
+        return [nbformat.v4.new_output("stream", name="stdout", text=verdict.message + "\n")]
+    return [nbformat.v4.new_output("error", ename="ExerciseFailed", evalue=verdict.message,
+                                   traceback=verdict.message.splitlines())]
+
+
+class Judge:
+    """The trusted verdicts of one notebook: the course's test cells, run here against the kernel."""
+
+    def __init__(self, reference, tests: dict[int, tuple[Exercise, str]]):
+        self.namespace = prelude(setup_source(reference))
+        self.tests = tests
+        self.verdicts: dict[int, Verdict] = {}
+
+    def __call__(self, index: int, cell, channel: KernelChannel) -> None:
+        if index not in self.tests:  # a test cell already judged without running (tampered)
+            return
+        ex, source = self.tests[index]
+        verdict = run_check(ex, source, self.namespace, channel)
+        self.verdicts[index] = verdict
+        cell.outputs = verdict_outputs(verdict)
+        cell.execution_count = None
+
+
+# ------------------------------------------------------------------ grading one notebook
 
 def grade_notebook(path: str | Path, *, reference: str | Path | None = None,
                    cell_timeout: float = CELL_TIMEOUT_S, memory_limit_mb: float = MEMORY_LIMIT_MB,
-                   total_timeout: float = TOTAL_TIMEOUT_S, kernel_name: str = "python3") -> Grade:
-    """Execute a copy of the notebook at ``path`` and grade every exercise in it.
+                   total_timeout: float = TOTAL_TIMEOUT_S, sandboxed: bool = True) -> Grade:
+    """Execute a copy of the notebook at ``path`` in a sandbox and grade every exercise in it.
 
     ``reference`` is the notebook whose test cells count (by default the course's
     release notebook with the same exercises). A solution notebook is its own
     reference, so that its hidden tests run too.
     """
     path = Path(path)
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:
-        raise GradingError(f"{path} is not a readable notebook ({exc})") from None
-    ref = nbformat.read(reference, as_version=4) if reference else reference_for(nb)
+    nb = read_notebook(path)
+    ref = read_notebook(reference) if reference else reference_for(nb)
 
     tests = {grade_id(c): c for c in ref.cells if is_test_cell(c) and exercise_of(grade_id(c))}
-    learner_cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
-    answers = {grade_id(c) for c in nb.cells
-               if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    mine: dict[str, list] = {}
+    for cell in nb.cells:
+        if grade_id(cell):
+            mine.setdefault(grade_id(cell), []).append(cell)
+    answers = {grade_id(c) for c in nb.cells if is_answer_cell(c)}
 
     results: dict[str, Result] = {}
-    plan = copy.deepcopy(nb)  # what actually runs
-    test_index: dict[int, Exercise] = {}
     for gid, ref_cell in tests.items():
         ex = exercise_of(gid)
-        mine = learner_cells.get(gid)
+        cells = mine.get(gid, [])
         answer_id = gid[len("test_"):]
-        if mine is None:
+        if not cells:
             results[ex.id] = Result(ex, "tampered", 0, f"✘ {ex.title}: its test cell was deleted.")
-        elif visible_source(mine.source) != visible_source(ref_cell.source):
+        elif len(cells) > 1:
+            results[ex.id] = Result(ex, "tampered", 0, f"✘ {ex.title}: its test cell appears {len(cells)} "
+                                    "times, so it earns nothing. Keep the course's one copy.")
+        elif not is_test_cell(cells[0]) or visible_source(cells[0].source) != visible_source(ref_cell.source):
             results[ex.id] = Result(ex, "tampered", 0, f"✘ {ex.title}: its test cell was edited, "
                                     "so it earns nothing. Restore the cell from the course's notebook.")
         elif answer_id not in answers:
             results[ex.id] = Result(ex, "tampered", 0,
                                     f"✘ {ex.title}: its answer cell is missing or lost its grading metadata.")
+
+    plan = copy.deepcopy(nb)  # what actually runs
+    judged: dict[int, tuple[Exercise, str]] = {}
     for index, cell in enumerate(plan.cells):
         gid = grade_id(cell)
-        if gid in tests:
-            ex = exercise_of(gid)
-            if ex.id in results:
-                cell.source = "pass  # not graded: " + results[ex.id].verdict
-            else:
-                cell.source = FRESH_CHECKS + tests[gid].source
-                test_index[index] = ex
-        if cell.cell_type == "code":
+        if cell.get("cell_type") == "code":
             cell.outputs, cell.execution_count = [], None
+        if gid in tests or (gid and gid.startswith("test_")) or is_test_cell(cell):
+            ex = exercise_of(gid)
+            if ex is not None and ex.id not in results and gid in tests:
+                judged[index] = (ex, tests[gid].source)
+            cell.cell_type, cell.source = "code", "pass  # a test cell: graded by the grader, not run here"
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
 
-    run = execute(plan, cell_timeout=cell_timeout, memory_limit_mb=memory_limit_mb,
-                  total_timeout=total_timeout, kernel_name=kernel_name,
-                  workdir=path.parent.resolve(), graded=set(test_index))
+    judge = Judge(ref, judged)
+    run = execute(plan, judge=judge, graded=set(judged), cell_timeout=cell_timeout,
+                  memory_limit_mb=memory_limit_mb, total_timeout=total_timeout,
+                  workdir=path.parent.resolve(), sandboxed=sandboxed)
     skip = run.failed_cells
 
-    for index, ex in test_index.items():
-        cell = plan.cells[index]
+    for index, (ex, _) in judged.items():
         if index in skip:
             verdict, why = skip[index]
             results[ex.id] = Result(ex, verdict, 0, f"✘ {ex.title}: the check {why}.")
-            continue
-        if cell.get("execution_count") is None and not cell.get("outputs"):
+        elif index in judge.verdicts:
+            v = judge.verdicts[index]
+            results[ex.id] = Result(ex, v.verdict, ex.points if v.verdict == PASSED else 0, v.message)
+        else:
             results[ex.id] = Result(ex, "crashed", 0,
                                     f"✘ {ex.title}: not graded, the kernel kept crashing before it.")
-            continue
-        error = _error_message(cell)
-        if error is None:
-            printed = _printed(cell).splitlines()
-            results[ex.id] = Result(ex, "passed", ex.points, printed[-1] if printed else f"✔ {ex.title} passed")
-        else:
-            verdict = "not attempted" if "NotImplementedError" in error else "failed"
-            results[ex.id] = Result(ex, verdict, 0, error)
 
     problems = [f"cell {i + 1} {why}" for i, (_, why) in sorted(skip.items())]
     ordered = sorted(results.values(), key=lambda r: int(r.exercise.id.split(".")[1]))
-    return Grade(path, ordered, run.seconds, run.peak_memory_mb, run.restarts, problems)
+    return Grade(path, ordered, run.seconds, run.peak_memory_mb, run.restarts, problems, sandboxed)
+
+
+__all__ += ["FAILED", "NOT_ATTEMPTED", "PASSED", "Judge", "verdict_outputs", "MemoryWatch"]

@@ -8,11 +8,10 @@ with its own message. ``mi-grade`` runs this and prints a score table.
 """
 from __future__ import annotations
 
-import nbformat
 import pytest
 
-from .grading import (CELL_TIMEOUT_S, MEMORY_LIMIT_MB, TOTAL_TIMEOUT_S, Result, exercise_of,
-                      grade_id, grade_notebook, is_test_cell, reference_for)
+from .grading import CELL_TIMEOUT_S, MEMORY_LIMIT_MB, TOTAL_TIMEOUT_S, Result, grade_notebook
+from .notebook import exercise_of, grade_id, is_test_cell, read_notebook, reference_for
 
 
 def pytest_addoption(parser):
@@ -26,6 +25,8 @@ def pytest_addoption(parser):
                     help="seconds the whole notebook may run")
     group.addoption("--mi-memory", type=float, default=MEMORY_LIMIT_MB,
                     help="megabytes of resident memory the kernel may use")
+    group.addoption("--mi-unsandboxed", action="store_true",
+                    help="run the kernel without the sandbox (the grade can then be tampered with)")
 
 
 def pytest_collect_file(file_path, parent):
@@ -44,8 +45,8 @@ class GradedNotebook(pytest.File):
     def reference(self):
         option = self.config.getoption("--mi-reference")
         if option:
-            return nbformat.read(option, as_version=4)
-        return reference_for(nbformat.read(self.path, as_version=4))
+            return read_notebook(option)
+        return reference_for(read_notebook(self.path))
 
     def collect(self):
         for cell in self.reference().cells:
@@ -59,7 +60,8 @@ class GradedNotebook(pytest.File):
             self.grade = grade_notebook(self.path, reference=option("--mi-reference"),
                                         cell_timeout=option("--mi-timeout"),
                                         total_timeout=option("--mi-total-timeout"),
-                                        memory_limit_mb=option("--mi-memory"))
+                                        memory_limit_mb=option("--mi-memory"),
+                                        sandboxed=not option("--mi-unsandboxed"))
         return self.grade
 
 

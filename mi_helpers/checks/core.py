@@ -31,6 +31,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..remote import Remote, RemoteError
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -157,14 +159,18 @@ def exercise(id: str, slug: str, *, points: int, difficulty: int, minutes: int):
 
 def _learner_frames(exc: BaseException) -> str:
     """The traceback lines of the learner's own code, without mi_helpers' frames."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not Path(f.filename).resolve().is_relative_to(PACKAGE_DIR)]
+    if isinstance(exc, RemoteError):  # raised in the learner's kernel: it sent its frames as text
+        frames = [tuple(f) for f in exc.frames]
+    else:
+        frames = [("your cell" if f.filename.startswith(("<", "/tmp/ipykernel")) else Path(f.filename).name,
+                   f.lineno, f.name, f.line or "")
+                  for f in traceback.extract_tb(exc.__traceback__)
+                  if not Path(f.filename).resolve().is_relative_to(PACKAGE_DIR)]
     if not frames:
         return ""
     lines = ["  where:    (your code, most recent call last)"]
-    for frame in frames[-3:]:
-        place = "your cell" if frame.filename.startswith(("<", "/tmp/ipykernel")) else Path(frame.filename).name
-        lines.append(f"            {place}, line {frame.lineno}, in {frame.name}: {frame.line or ''}".rstrip())
+    for place, lineno, name, line in frames[-3:]:
+        lines.append(f"            {place}, line {lineno}, in {name}: {line}".rstrip())
     return "\n".join(lines)
 
 
@@ -193,6 +199,29 @@ def call(fn: Callable[..., Any], *args: Any, tried: str, hint_if_raised: str = "
         raise _Failure("your function returned None.", tried=tried,
                        hint="did you forget the `return` statement?")
     return result
+
+
+def inside(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, run where the learner's objects live.
+
+    In the notebook that is right here. Under the graders, the learner's function,
+    class or model lives in the sandboxed kernel (a :class:`~mi_helpers.remote.Remote`):
+    then ``fn``, a course function, is sent there to run next to it, and only its
+    plain-data result comes back. Use it for what a check cannot ask through a call
+    of the learner's code alone (autograd through it, the layers of a model it built),
+    and check what comes back as a value.
+    """
+    for value in [*args, *kwargs.values()]:
+        if isinstance(value, Remote):
+            return value._channel.call(fn, args, kwargs)
+    return fn(*args, **kwargs)
+
+
+def is_instance(value: Any, cls: type) -> bool:
+    """isinstance, also for an object in the learner's kernel (as the kernel describes it)."""
+    if isinstance(value, Remote):
+        return value.remote_isinstance(cls)
+    return isinstance(value, cls)
 
 
 def detached(value: Any) -> Any:
@@ -228,6 +257,8 @@ def describe(value: Any) -> str:
         return f"{type(value).__name__} of {len(value)} items"
     if isinstance(value, float):
         return f"float {value:.6g}"
+    if isinstance(value, Remote):
+        return value.remote_type.rsplit(".", 1)[-1] + " object"
     if callable(value):
         return f"{type(value).__name__} {getattr(value, '__name__', '')}".strip()
     return f"{type(value).__name__} {value!r}"[:120]

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import train_test_split, two_moons
-from ..train import accuracy, train
+from ..train import train
 from .core import (call, call_on_copies, describe, exercise, expect, expect_close,
-                   expect_gradient_pair, expect_number, expect_tensor, fail, generator, show,
-                   single_number)
+                   expect_gradient_pair, expect_number, expect_tensor, fail, generator, inside, is_instance,
+                   show, single_number)
 
 
 
@@ -47,26 +47,41 @@ def _loss_tensor(out, dtype: torch.dtype, tried: str, name: str = "the loss") ->
     return expect_tensor(out, dtype=dtype, tried=tried, name=name, allow_nan=True)
 
 
-def _gradient_through(fn, inputs: tuple, wrt: int, tried: str, what: str) -> torch.Tensor:
-    """Autograd's gradient of fn(*inputs).sum() with respect to inputs[wrt], with learner-facing failures."""
+def autograd_through(fn, inputs: tuple, wrt: int) -> tuple[str, object]:
+    """Autograd's gradient of fn(*inputs).sum() with respect to inputs[wrt], as plain data.
+
+    Under the graders this runs in the learner's kernel, next to the learner's fn
+    (:func:`~mi_helpers.checks.core.inside`): the graph exists only there.
+    """
     x = inputs[wrt].clone().requires_grad_(True)
     # the learner receives a copy inside the graph, as a model's output would be: not a leaf, so that
     # an in-place edit of it is allowed, as it would be in training
     args = tuple(x.clone() if i == wrt else (a.clone() if isinstance(a, torch.Tensor) else a)
                  for i, a in enumerate(inputs))
-    out = call(fn, *args, tried=tried)
+    out = fn(*args)
     if not isinstance(out, torch.Tensor) or not out.requires_grad:
-        fail(f"autograd cannot differentiate your {what}: its result is not connected to the input.",
-             tried=tried, expected="a result with requires_grad=True", received=describe(out),
-             hint="use torch operations only: no .detach(), .item(), .numpy() or torch.tensor(...) "
-                  "on intermediate results")
+        return "unconnected", describe(out)
     try:
         (grad,) = torch.autograd.grad(out.sum(), x)
     except RuntimeError as exc:
-        fail(f"autograd could not differentiate your {what}: {exc}", tried=tried,
+        return "failed", str(exc)
+    return "ok", grad.detach()
+
+
+def _gradient_through(fn, inputs: tuple, wrt: int, tried: str, what: str) -> torch.Tensor:
+    """Autograd's gradient of fn(*inputs).sum() with respect to inputs[wrt], with learner-facing failures."""
+    report = call(inside, autograd_through, fn, inputs, wrt, tried=tried)
+    kind, detail = report if isinstance(report, tuple) and len(report) == 2 else ("failed", describe(report))
+    if kind == "unconnected":
+        fail(f"autograd cannot differentiate your {what}: its result is not connected to the input.",
+             tried=tried, expected="a result with requires_grad=True", received=detail,
+             hint="use torch operations only: no .detach(), .item(), .numpy() or torch.tensor(...) "
+                  "on intermediate results")
+    if kind != "ok":
+        fail(f"autograd could not differentiate your {what}: {detail}", tried=tried,
              hint="an in-place operation (+=, .clamp_(), x[mask] = ...) on a tensor autograd needs "
                   "breaks backward; build new tensors instead")
-    return grad
+    return detail
 
 
 # ---------------------------------------------------------------- 03.1
@@ -363,45 +378,75 @@ def check_softmax_cross_entropy(softmax_cross_entropy):
 
 # ---------------------------------------------------------------- 03.5
 
-def _build(MLP, *args, tried: str, seed: int = 0, **kwargs) -> nn.Module:
-    """MLP(*args, **kwargs) with seeded initial weights; the global random state is left as it was."""
+# What the checks of 03.5 ask of the learner's model runs where the model lives (see core.inside): these
+# functions take the model and return plain data.
+
+def seeded_build(MLP, seed: int, args: tuple, kwargs: dict):
+    """MLP(*args, **kwargs) with initial weights drawn from ``seed``; the global random state is left as it was."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = call(MLP, *args, tried=tried, **kwargs)
-    expect(isinstance(model, nn.Module), f"{tried} should build a torch.nn.Module.", tried=tried,
+        return MLP(*args, **kwargs)
+
+
+def layer_sizes(model) -> dict:
+    """For `hidden` and `output`: (in_features, out_features) if an nn.Linear, else a description."""
+    out = {}
+    for name in ("hidden", "output"):
+        layer = getattr(model, name, None)
+        out[name] = (layer.in_features, layer.out_features) if isinstance(layer, nn.Linear) else describe(layer)
+    return out
+
+
+def parameter_count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def hand_set(model, output_weights: list[float]) -> bool:
+    """Two hidden units computing x and -x; the output adds them with the given weights."""
+    with torch.no_grad():
+        model.hidden.weight.copy_(torch.tensor([[1.0], [-1.0]]))
+        model.hidden.bias.zero_()
+        model.output.weight.copy_(torch.tensor([output_weights]))
+        model.output.bias.zero_()
+    return True
+
+
+def seeded_train(model, X: torch.Tensor, y: torch.Tensor, epochs: int, lr: float) -> list[float]:
+    """mi_helpers.train.train on one thread, seeded, the global random state left as it was."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a model this small trains faster on one thread, and as fast on a busy machine
+    try:
+        with torch.random.fork_rng(devices=[]):
+            return train(model, X, y, epochs=epochs, lr=lr, seed=0, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build(MLP, *args, tried: str, seed: int = 0, **kwargs):
+    """MLP(*args, **kwargs) with seeded initial weights, checked to be an nn.Module."""
+    model = call(inside, seeded_build, MLP, seed, args, kwargs, tried=tried)
+    expect(is_instance(model, nn.Module), f"{tried} should build a torch.nn.Module.", tried=tried,
            expected="an nn.Module", received=describe(model),
            hint="write `class MLP(nn.Module):` and call super().__init__() first in __init__")
     return model
 
 
-def _layers(model: nn.Module, d_in: int, d_hidden: int, d_out: int, tried: str) -> tuple[nn.Linear, nn.Linear]:
-    """The model's `hidden` and `output` layers, after checking that they exist with the right sizes."""
-    found = []
+def _layers(model, d_in: int, d_hidden: int, d_out: int, tried: str) -> None:
+    """Fail unless the model has its `hidden` and `output` layers with the right sizes."""
+    sizes = call(inside, layer_sizes, model, tried=tried)
     for name, (i, o) in (("hidden", (d_in, d_hidden)), ("output", (d_hidden, d_out))):
-        layer = getattr(model, name, None)
-        expect(isinstance(layer, nn.Linear), f"the model has no nn.Linear layer named `{name}`.", tried=tried,
-               expected=f"self.{name} = nn.Linear({i}, {o})", received=describe(layer),
+        found = sizes.get(name) if isinstance(sizes, dict) else None
+        expect(isinstance(found, tuple), f"the model has no nn.Linear layer named `{name}`.", tried=tried,
+               expected=f"self.{name} = nn.Linear({i}, {o})", received=str(found),
                hint="name the two layers self.hidden and self.output: the next exercise and the figures "
                     "read the hidden layer by that name")
-        expect((layer.in_features, layer.out_features) == (i, o), f"self.{name} has the wrong size.",
-               tried=tried, expected=f"nn.Linear({i}, {o})",
-               received=f"nn.Linear({layer.in_features}, {layer.out_features})",
+        expect(found == (i, o), f"self.{name} has the wrong size.",
+               tried=tried, expected=f"nn.Linear({i}, {o})", received=f"nn.Linear({found[0]}, {found[1]})",
                hint="the hidden layer maps d_in inputs to d_hidden units, the output layer d_hidden "
                     "units to d_out logits")
-        found.append(layer)
-    return found[0], found[1]
 
 
-def _hand_set(hidden: nn.Linear, output: nn.Linear, output_weights: list[float]) -> None:
-    """Two hidden units computing x and -x; the output adds them with the given weights."""
-    with torch.no_grad():
-        hidden.weight.copy_(torch.tensor([[1.0], [-1.0]]))
-        hidden.bias.zero_()
-        output.weight.copy_(torch.tensor([output_weights]))
-        output.bias.zero_()
-
-
-def _forward(model: nn.Module, x: torch.Tensor, shape: tuple[int, int], tried: str) -> torch.Tensor:
+def _forward(model, x: torch.Tensor, shape: tuple[int, int], tried: str) -> torch.Tensor:
     out = call_on_copies(model, x, tried=tried)
     expect_tensor(out, shape=shape, tried=tried, name="the output", allow_nan=True,
                   hint="forward returns one row of d_out logits per row of x")
@@ -413,7 +458,7 @@ def check_MLP(MLP):
     tried = "MLP(2, 16, 2)"
     model = _build(MLP, 2, 16, 2, tried=tried)
     _layers(model, 2, 16, 2, tried)
-    count = sum(p.numel() for p in model.parameters())
+    count = call(inside, parameter_count, model, tried=tried)
     expect(count == 2 * 16 + 16 + 16 * 2 + 2, "MLP(2, 16, 2) has the wrong number of parameters.", tried=tried,
            expected="82 = (2 × 16 + 16) + (16 × 2 + 2): two weight matrices and two biases",
            received=f"{count}",
@@ -425,8 +470,8 @@ def check_MLP(MLP):
     tried = ("MLP(1, 2, 1) with hand-set weights: hidden units h₁ = x and h₂ = -x (no bias), "
              "output h₁ - 2 h₂; x = [-2, -0.5, 0, 1, 3]")
     model = _build(MLP, 1, 2, 1, tried="MLP(1, 2, 1)")
-    hidden, output = _layers(model, 1, 2, 1, "MLP(1, 2, 1)")
-    _hand_set(hidden, output, [1.0, -2.0])
+    _layers(model, 1, 2, 1, "MLP(1, 2, 1)")
+    call(inside, hand_set, model, [1.0, -2.0], tried=tried)
     out = _forward(model, x, (5, 1), tried)[:, 0]
     expected = torch.tensor([-4.0, -1.0, 0.0, 1.0, 3.0])  # relu(x) - 2 relu(-x): x for x > 0, 2x below
     hint = "with ReLU, the output is relu(x) - 2 relu(-x): x for x ≥ 0 and 2x for x < 0"
@@ -442,8 +487,8 @@ def check_MLP(MLP):
     tried = ("MLP(1, 2, 1, activation='sigmoid') with hand-set weights: h₁ = x, h₂ = -x, output h₁ + h₂; "
              "x = [-2, -0.5, 0, 1, 3]")
     model = _build(MLP, 1, 2, 1, activation="sigmoid", tried="MLP(1, 2, 1, activation='sigmoid')")
-    hidden, output = _layers(model, 1, 2, 1, "MLP(1, 2, 1, activation='sigmoid')")
-    _hand_set(hidden, output, [1.0, 1.0])
+    _layers(model, 1, 2, 1, "MLP(1, 2, 1, activation='sigmoid')")
+    call(inside, hand_set, model, [1.0, 1.0], tried=tried)
     out = _forward(model, x, (5, 1), tried)[:, 0]
     hint = "σ(x) + σ(-x) = 1 for every x, so this network outputs exactly 1 everywhere"
     if _close(out, x[:, 0].abs()):
@@ -459,20 +504,15 @@ def check_MLP(MLP):
     tried = ("MLP(2, 32, 2) trained with mi_helpers.train.train on 300 points of two moons (noise 0.1): "
              "Adam, lr 0.05, 300 full-batch steps, seed 0; tested on the other 100")
     model = _build(MLP, 2, 32, 2, tried=tried)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a model this small trains faster on one thread, and as fast on a busy machine
-    try:
-        with torch.random.fork_rng(devices=[]):
-            history = call(train, model, X_train, y_train, epochs=300, lr=0.05, seed=0, progress=False,
-                           tried=tried)
-        score = call(accuracy, model, X_test, y_test, tried=tried)
-    finally:
-        torch.set_num_threads(threads)
-    expect(math.isfinite(history[-1]), "the training loss became NaN or infinite.", tried=tried,
-           expected="a finite loss", received=f"final training loss {history[-1]}",
-           hint="forward should return raw logits; F.cross_entropy applies the softmax itself")
+    history = call(inside, seeded_train, model, X_train, y_train, 300, 0.05, tried=tried)
+    final = single_number(history[-1] if isinstance(history, list) and history else history, tried=tried,
+                          name="the final training loss",
+                          nonfinite_hint="forward should return raw logits; F.cross_entropy applies the softmax itself")
+    # the accuracy is computed here, from the logits the trained model gives on the held-out points
+    logits = _forward(model, X_test, (len(X_test), 2), tried + ", forward on the 100 test points")
+    score = (logits.argmax(dim=1) == y_test).float().mean().item()
     expect(score >= 0.95, "the trained MLP does not reach 95 % test accuracy.", tried=tried,
-           expected="test accuracy ≥ 95 %", received=f"{score:.1%} (final training loss {history[-1]:.3f})",
+           expected="test accuracy ≥ 95 %", received=f"{score:.1%} (final training loss {final:.3f})",
            hint="a straight line scores about 85 % on two moons: a model that cannot bend its decision "
                 "boundary has lost its nonlinearity. Return the logits themselves, without softmax or "
                 "activation on the output")

@@ -1,0 +1,193 @@
+"""The grader's hand inside the learner's kernel: it calls what the grader asks for and sends back plain data.
+
+Nothing here decides a grade. The grader (:mod:`mi_helpers.remote`) writes a
+request into the sandbox's read-only inbox and asks the kernel to run
+``serve(n)``; this module reads the request, makes the call in the kernel, and
+publishes the outcome as JSON (:mod:`mi_helpers.wire`) on the kernel's output
+channel. The learner's code runs in this same process and could change any of
+it; that only changes what comes back, and the grader trusts nothing that comes
+back except as data to check.
+
+Besides the result, a call reports what it did to its arguments (tensors edited
+in place; hooks, weights and mode of models) and whether it moved the global
+random generators, so that the grader can tell as much as a check in the
+notebook could.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import wire
+
+MIME = "application/vnd.mi-reply+json"
+PACKAGE_DIR = Path(__file__).resolve().parent
+_objects: dict[int, object] = {}
+_saved_states: list = []
+
+
+def _keep(value) -> list:
+    key = len(_objects) + 1
+    _objects[key] = value
+    kind = type(value)
+    return ["ref", key, {"type": f"{kind.__module__}.{kind.__qualname__}", "callable": callable(value),
+                         "mro": [f"{k.__module__}.{k.__qualname__}" for k in kind.__mro__]}]
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid):
+        tag, key = pid
+        if tag != "ref" or key not in _objects:
+            raise pickle.UnpicklingError("the grader referred to an object this kernel no longer has")
+        return _objects[key]
+
+
+def _user_namespace() -> dict:
+    from IPython import get_ipython
+    shell = get_ipython()
+    return shell.user_ns if shell is not None else {}
+
+
+def _publish(reply: dict) -> None:
+    from IPython.display import publish_display_data
+    publish_display_data({MIME: reply})
+
+
+# ------------------------------------------------------------------ what a call did besides returning
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    t = t.detach()
+    if t.device.type == "meta":
+        return torch.empty(0)
+    return t.cpu().contiguous().reshape(-1).view(torch.uint8).clone()
+
+
+def _hook_counts(model: nn.Module) -> dict:
+    return {name: [len(m._forward_hooks), len(m._forward_pre_hooks)] for name, m in model.named_modules()}
+
+
+def _state(model: nn.Module) -> dict:
+    return {k: _bits(v) for k, v in model.state_dict(keep_vars=True).items()}
+
+
+def _before(args: tuple, kwargs: dict) -> dict:
+    seen = {}
+    for key, value in [*enumerate(args), *kwargs.items()]:
+        if isinstance(value, torch.Tensor):
+            seen[key] = ("tensor", tuple(value.shape), value.dtype, _bits(value))
+        elif isinstance(value, nn.Module):
+            seen[key] = ("module", _state(value), value.training)
+    return seen
+
+
+def _after(args: tuple, kwargs: dict, seen: dict) -> list:
+    changes = []
+    for key, value in [*enumerate(args), *kwargs.items()]:
+        if key not in seen:
+            continue
+        record = seen[key]
+        if record[0] == "tensor" and isinstance(value, torch.Tensor):
+            if (tuple(value.shape), value.dtype) != record[1:3] or not torch.equal(_bits(value), record[3]):
+                changes.append([key, "tensor", value])
+        elif record[0] == "module" and isinstance(value, nn.Module):
+            old_state = record[1]
+            new_state = value.state_dict(keep_vars=True)
+            changed = {k: v.detach() for k, v in new_state.items()
+                       if k not in old_state or not torch.equal(_bits(v), old_state[k])}
+            changes.append([key, "module", {"hooks": _hook_counts(value), "state": changed,
+                                            "training": {n: m.training for n, m in value.named_modules()}}])
+    return changes
+
+
+def _rng_states():
+    return torch.get_rng_state(), np.random.get_state(), random.getstate()
+
+
+def _moved(before, after) -> dict:
+    numpy_same = before[1][0] == after[1][0] and np.array_equal(before[1][1], after[1][1]) \
+        and tuple(before[1][2:]) == tuple(after[1][2:])
+    return {"torch": not torch.equal(before[0], after[0]), "numpy": not numpy_same, "python": before[2] != after[2]}
+
+
+def _learner_frames(exc: BaseException) -> list:
+    frames = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        try:
+            inside = Path(frame.filename).resolve().is_relative_to(PACKAGE_DIR)
+        except (OSError, ValueError):
+            inside = False
+        if inside:
+            continue
+        place = "your cell" if frame.filename.startswith(("<", "/tmp/ipykernel")) else Path(frame.filename).name
+        frames.append([place, frame.lineno or 0, frame.name, (frame.line or "")[:200]])
+    return frames[-3:]
+
+
+# ------------------------------------------------------------------ requests
+
+def _call(request: dict) -> dict:
+    target, args, kwargs = request["target"], tuple(request["args"]), dict(request["kwargs"])
+    seen = _before(args, kwargs)
+    rng = _rng_states()
+    reply: dict = {}
+    try:
+        value = target(*args, **kwargs)
+        reply["ok"] = True
+        reply["value"] = wire.encode(value, _keep)
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: they are the learner's errors here
+        reply["ok"] = False
+        reply["error"] = {"type": type(exc).__name__, "message": str(exc)[:4000],
+                          "frames": _learner_frames(exc)}
+    reply["changes"] = wire.encode(_after(args, kwargs, seen), _keep)
+    reply["rng"] = _moved(rng, _rng_states())
+    return reply
+
+
+def _names(request: dict) -> dict:
+    namespace = _user_namespace()
+    found = {}
+    for name in request["names"]:
+        if name not in namespace:
+            found[name] = None
+            continue
+        value = namespace[name]
+        found[name] = _keep(value) if callable(value) else wire.encode(value, _keep)
+    return {"ok": True, "names": found}
+
+
+def serve(number: int) -> None:
+    """Answer request ``number`` from the inbox."""
+    inbox = Path(os.environ.get("MI_SANDBOX_INBOX", "/nonexistent"))
+    try:
+        with open(inbox / f"request-{int(number)}.pickle", "rb") as handle:
+            request = _Unpickler(handle).load()
+        op = request["op"]
+        if op == "call":
+            reply = _call(request)
+        elif op == "names":
+            reply = _names(request)
+        elif op == "begin":
+            _saved_states.append(_rng_states())
+            reply = {"ok": True}
+        elif op == "end":
+            if _saved_states:
+                states = _saved_states.pop()
+                torch.set_rng_state(states[0])
+                np.random.set_state(states[1])
+                random.setstate(states[2])
+            reply = {"ok": True}
+        else:
+            reply = {"ok": False, "error": {"type": "GraderError", "message": f"unknown request {op!r}",
+                                            "frames": []}}
+    except Exception as exc:  # a request that could not even be read: say so, the grader decides
+        reply = {"ok": False, "error": {"type": "GraderError", "message": f"{type(exc).__name__}: {exc}"[:2000],
+                                        "frames": []}}
+    reply["number"] = int(number)
+    _publish(reply)
