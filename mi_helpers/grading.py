@@ -102,21 +102,37 @@ def _tree(pid: int) -> list:
         return []
 
 
-def _hwm_kb(process) -> int:
+def _proc_kb(pid: int, filename: str, key: str) -> int:
     try:
-        with open(f"/proc/{process.pid}/status", encoding="ascii") as status:
+        with open(f"/proc/{pid}/{filename}", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except (OSError, ValueError):
         pass
     return 0
 
 
+def _hwm_kb(process) -> int:
+    return _proc_kb(process.pid, "status", "VmHWM")
+
+
+def _pss_kb(process) -> int:
+    """Proportional set size: a page shared by a process and the child it forked counts once in the sum."""
+    pss = _proc_kb(process.pid, "smaps_rollup", "Pss")
+    if pss:
+        return pss
+    try:
+        return process.memory_info().rss // 1024
+    except Exception:
+        return 0
+
+
 class MemoryWatch(threading.Thread):
     """Samples the memory of a kernel and every process under it; kills them all past the limit.
 
-    The peak is the larger of the summed resident memory, sampled every 50 ms,
+    The peak is the larger of the summed proportional set size (PSS: memory a
+    forked child still shares with its parent counts once), sampled every 50 ms,
     and the high-water mark (VmHWM) of the largest single process, which misses no spike.
     """
 
@@ -130,10 +146,7 @@ class MemoryWatch(threading.Thread):
     def _sample(self) -> int:
         total, largest = 0, 0
         for process in _tree(self.pid):
-            try:
-                total += process.memory_info().rss // 1024
-            except Exception:
-                continue
+            total += _pss_kb(process)
             largest = max(largest, _hwm_kb(process))
         return max(total, largest)
 

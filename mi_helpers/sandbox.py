@@ -250,3 +250,30 @@ class SandboxedKernelManager(AsyncKernelManager):
         # what the kernel prints outside a cell (a flood, on purpose or not) goes nowhere
         kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return cmd, kw
+
+
+def main() -> int:
+    """``python -m mi_helpers.sandbox``: start the sandbox once and show what a kernel would see."""
+    try:
+        box = Sandbox()
+    except SandboxUnavailable as exc:
+        print(f"the grading sandbox does not work here: {exc}", file=sys.stderr)
+        return 1
+    probe = ("import os, socket; print('user id       ', os.getuid()); "
+             "print('course visible', sorted(os.listdir(os.path.dirname(os.path.dirname(__import__('mi_helpers').__file__))))); "
+             "s = socket.socket(); s.settimeout(2)\n"
+             "try:\n    s.connect(('1.1.1.1', 80)); print('network        reachable')\n"
+             "except OSError as e:\n    print('network       ', 'none (' + type(e).__name__ + ')')\n"
+             "try:\n    open(__import__('mi_helpers').__file__, 'a'); print('package        writable')\n"
+             "except OSError as e:\n    print('package        read-only (' + type(e).__name__ + ')')\n")
+    try:
+        done = subprocess.run(box.command([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=60)
+        print(done.stdout.strip() or done.stderr.strip())
+        print("the grading sandbox works" if done.returncode == 0 else "the probe failed")
+        return done.returncode
+    finally:
+        box.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -60,19 +60,23 @@ def notebook_names() -> list[str]:
 def pytest_collection_modifyitems(items):
     """Tests that execute whole notebooks carry the mark `notebooks` (make test-fast skips them)."""
     for item in items:
-        if item.module.__name__ in {"test_notebooks", "test_nbgrader", "test_grading"}:
+        if item.module.__name__ in {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile",
+                                    "test_checks_through_sandbox"}:
             item.add_marker(pytest.mark.notebooks)
 
 
 def pytest_terminal_summary(terminalreporter):
     """Print what executing each notebook cost: the figures the limits are checked against."""
-    from notebook_runs import MEASURED
+    from notebook_runs import MEASURED, PLAIN, WALL
 
     if not MEASURED:
         return
     tr = terminalreporter
     tr.section("notebook run times, memory and scores")
-    tr.write_line(f"{'notebook':38} {'seconds':>8} {'peak MB':>8} {'points':>8}")
+    tr.write_line(f"{'notebook':38} {'seconds':>8} {'graded in':>9} {'plain run':>9} {'peak MB':>8} {'points':>8}")
     for name, grade in sorted(MEASURED.items()):
-        tr.write_line(f"{name:38} {grade.seconds:8.1f} {grade.peak_memory_mb:8.0f} "
-                      f"{grade.points:>4g}/{grade.max_points:<3}")
+        plain = f"{PLAIN[name]:9.1f}" if name in PLAIN else f"{'':9}"
+        tr.write_line(f"{name:38} {grade.seconds:8.1f} {WALL.get(name, 0):9.1f} {plain} "
+                      f"{grade.peak_memory_mb:8.0f} {grade.points:>4g}/{grade.max_points:<3}")
+    tr.write_line("seconds: executing in the sandbox; graded in: the whole grading, from the call to the "
+                  "grade; plain run: the notebook in one plain kernel, checks included")

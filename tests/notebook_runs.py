@@ -2,18 +2,26 @@
 from __future__ import annotations
 
 import functools
+import time
+
+import nbformat
+from nbclient import NotebookClient
 
 from conftest import NOTEBOOKS, SOLUTIONS
 from mi_helpers.grading import Grade, grade_notebook
 
 MEASURED: dict[str, Grade] = {}
+WALL: dict[str, float] = {}  # seconds from the call to the grade, sandbox and verdicts included
+PLAIN: dict[str, float] = {}  # seconds to run the notebook as a learner does: one kernel, no sandbox
 
 
 @functools.lru_cache(maxsize=None)
 def solution_grade(name: str) -> Grade:
     """The solution notebook graded against itself, hidden tests included."""
     path = SOLUTIONS / f"{name}.ipynb"
+    started = time.perf_counter()
     grade = grade_notebook(path, reference=path)
+    WALL[f"solutions/{name}"] = time.perf_counter() - started
     MEASURED[f"solutions/{name}"] = grade
     return grade
 
@@ -21,6 +29,18 @@ def solution_grade(name: str) -> Grade:
 @functools.lru_cache(maxsize=None)
 def learner_grade(name: str) -> Grade:
     """The learner (release) notebook as handed out, graded as the course grades it."""
+    started = time.perf_counter()
     grade = grade_notebook(NOTEBOOKS / f"{name}.ipynb")
+    WALL[f"notebooks/{name}"] = time.perf_counter() - started
     MEASURED[f"notebooks/{name}"] = grade
     return grade
+
+
+@functools.lru_cache(maxsize=None)
+def plain_run_seconds(name: str) -> float:
+    """The solution notebook run top to bottom in a plain kernel, checks included, as in JupyterLab."""
+    nb = nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
+    started = time.perf_counter()
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(SOLUTIONS)}}).execute()
+    PLAIN[f"solutions/{name}"] = time.perf_counter() - started
+    return PLAIN[f"solutions/{name}"]

@@ -5,11 +5,12 @@ import pytest
 
 from conftest import notebook_names
 from mi_helpers.checks import exercises_of
-from notebook_runs import MEASURED, learner_grade, solution_grade
+from notebook_runs import MEASURED, WALL, learner_grade, plain_run_seconds, solution_grade
 
 TIME_LIMIT_S = 90  # COURSE_SPEC section 2, one notebook on a 2-core machine
 COURSE_TIME_LIMIT_S = 12 * 60
 MEMORY_LIMIT_MB = 1536  # 1.5 GB peak resident memory of the kernel
+GRADING_OVERHEAD_S = 5  # issue 7: grading an honest notebook takes at most its run time plus 5 s
 
 
 @pytest.mark.parametrize("name", notebook_names())
@@ -45,3 +46,11 @@ def test_whole_course_within_time():
         solution_grade(name)
     total = sum(g.seconds for key, g in MEASURED.items() if key.startswith("solutions/"))
     assert total <= COURSE_TIME_LIMIT_S, f"the course takes {total:.0f} s"
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_grading_costs_at_most_five_seconds_more_than_running(name):
+    """Sandbox, trusted verdicts and all: grading a solution is not much slower than running it."""
+    grade_s = (solution_grade(name), WALL[f"solutions/{name}"])[1]
+    plain_s = plain_run_seconds(name)
+    assert grade_s <= plain_s + GRADING_OVERHEAD_S, f"grading took {grade_s:.1f} s, running {plain_s:.1f} s"
