@@ -15,6 +15,8 @@ notebook could.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import pickle
 import random
@@ -58,6 +60,86 @@ def _user_namespace() -> dict:
 def _publish(reply: dict) -> None:
     from IPython.display import publish_display_data
     publish_display_data({MIME: reply})
+
+
+# ------------------------------------------------------------------ "write it yourself": tripwires
+
+class ForbiddenBuiltin(BaseException):
+    """The learner's code called a built-in that the exercise asks them to write themselves.
+
+    A BaseException, so that a learner's ``except Exception`` does not hide it."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+def _owner(dotted: str):
+    """("torch.nn.functional.mse_loss") -> (the module or class holding it, "mse_loss")."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:-1]:
+            owner = getattr(owner, attribute)
+        return owner, parts[-1]
+    raise ImportError(dotted)
+
+
+def forbidden_objects(names) -> dict[int, str]:
+    found = {}
+    for name in names:
+        with contextlib.suppress(ImportError, AttributeError):
+            owner, attribute = _owner(name)
+            found[id(getattr(owner, attribute))] = name
+    return found
+
+
+def forbidden_alias(fn, names) -> str | None:
+    """The forbidden built-in that ``fn`` reaches through a name of its own module (``from torch import cdist``)."""
+    objects = forbidden_objects(names)
+    code, scope = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
+    if not objects or code is None or scope is None:
+        return None
+    stack = [code]
+    while stack:
+        code = stack.pop()
+        stack.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+        for name in code.co_names:
+            if name in scope and id(scope[name]) in objects:
+                return objects[id(scope[name])]
+    return None
+
+
+@contextlib.contextmanager
+def tripwires(names):
+    """While active, each named built-in raises ForbiddenBuiltin instead of running."""
+    patched = []
+    try:
+        for name in names:
+            try:
+                owner, attribute = _owner(name)
+                original = getattr(owner, attribute)
+                if isinstance(owner, type):  # a method: restore what the class itself held, if anything
+                    original = owner.__dict__.get(attribute, None)
+            except (ImportError, AttributeError):
+                continue
+
+            def wire(*_args, _name=name, **_kwargs):
+                raise ForbiddenBuiltin(_name)
+
+            patched.append((owner, attribute, original))
+            setattr(owner, attribute, wire)
+        yield
+    finally:
+        for owner, attribute, original in reversed(patched):
+            if original is None:
+                with contextlib.suppress(AttributeError):
+                    delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
 
 
 # ------------------------------------------------------------------ what a call did besides returning
@@ -134,17 +216,24 @@ def _learner_frames(exc: BaseException) -> list:
 
 def _call(request: dict) -> dict:
     target, args, kwargs = request["target"], tuple(request["args"]), dict(request["kwargs"])
+    forbidden = tuple(request.get("forbidden", ()))
     seen = _before(args, kwargs)
     rng = _rng_states()
     reply: dict = {}
     try:
-        value = target(*args, **kwargs)
+        alias = forbidden_alias(target, forbidden)
+        if alias:
+            raise ForbiddenBuiltin(alias)
+        with tripwires(forbidden):
+            value = target(*args, **kwargs)
         reply["ok"] = True
         reply["value"] = wire.encode(value, _keep)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt too: they are the learner's errors here
         reply["ok"] = False
         reply["error"] = {"type": type(exc).__name__, "message": str(exc)[:4000],
                           "frames": _learner_frames(exc)}
+        if isinstance(exc, ForbiddenBuiltin):
+            reply["error"]["message"] = exc.name
     reply["changes"] = wire.encode(_after(args, kwargs, seen), _keep)
     reply["rng"] = _moved(rng, _rng_states())
     return reply

@@ -66,7 +66,11 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print what executing each notebook cost: the figures the limits are checked against."""
+    """Print what executing each notebook cost, and how many wrong answers the checks reject."""
+    import sys
+    blind = sys.modules.get("test_blind_mutants")
+    for line in blind.summary() if blind else []:
+        terminalreporter.write_line(line)
     from notebook_runs import MEASURED, PLAIN, WALL
 
     if not MEASURED:

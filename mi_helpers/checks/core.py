@@ -20,6 +20,7 @@ learner's random streams, whatever the learner's code drew.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import random
@@ -31,7 +32,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..remote import Remote, RemoteError
+from ..harness import ForbiddenBuiltin, forbidden_alias, tripwires
+from ..remote import FORBIDDEN, Remote, RemoteError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -46,6 +48,7 @@ class Exercise:
     difficulty: int  # 1 (warm-up) to 3 (hard)
     minutes: int  # estimated time
     check: Callable[..., None] = field(repr=False, compare=False)
+    contracts: "Contracts" = field(default=None, repr=False, compare=False)
 
     @property
     def notebook(self) -> str:
@@ -114,12 +117,60 @@ def fail(problem: str, *, tried: str = "", expected: Any = None, received: Any =
     raise _Failure(problem, tried=tried, expected=expected, received=received, hint=hint)
 
 
-def exercise(id: str, slug: str, *, points: int, difficulty: int, minutes: int):
+@dataclass(frozen=True)
+class EdgeCase:
+    """A degenerate but valid input from the docstring, and what the answer must do on it.
+
+    ``args()`` builds the arguments; ``expect(out, args)`` returns a problem in words, or None.
+    """
+
+    name: str
+    args: Callable[[], tuple]
+    expect: Callable[[Any, tuple], str | None]
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Contracts:
+    """What every check of an exercise enforces besides its own tests (see the table in docs/grading.md).
+
+    - inputs unchanged: every tensor passed to the learner's code is the same, bit for bit, afterwards;
+    - float64: ``example(generator, torch.float64)`` gives float64 results, computed in float64;
+    - meta: ``example(generator, dtype, "meta")`` runs on PyTorch's meta device (no data), the result there too;
+    - edge cases: the docstring's degenerate inputs, each with what the answer must do;
+    - written by hand: the ``forbidden`` built-ins raise while the learner's code runs.
+
+    ``opt_out`` names a contract and says why it does not apply: no contract is skipped silently.
+    """
+
+    example: Callable[..., tuple] | None = None
+    edge_cases: tuple[EdgeCase, ...] = ()
+    forbidden: tuple[str, ...] = ()
+    meta: bool = False
+    opt_out: dict = field(default_factory=dict)
+
+    def applies(self, name: str) -> bool:
+        return name not in self.opt_out
+
+
+CONTRACT_NAMES = ("inputs unchanged", "float64", "meta device", "edge cases", "written by hand")
+_CURRENT: contextvars.ContextVar["Exercise | None"] = contextvars.ContextVar("exercise", default=None)
+
+
+def exercise(id: str, slug: str, *, points: int, difficulty: int, minutes: int,
+             example: Callable[..., tuple] | None = None, edge_cases: tuple[EdgeCase, ...] = (),
+             forbidden: tuple[str, ...] = (), meta: bool = False, opt_out: dict | None = None):
     """Register a check for exercise ``id`` and give it the course's voice.
 
     The decorated check takes the learner's object first. It passes by
-    returning; it fails through :func:`fail` or the ``expect`` helpers.
+    returning; it fails through :func:`fail` or the ``expect`` helpers. After it,
+    the exercise's :class:`Contracts` are checked, and every :func:`call` of the
+    learner's code inside it applies "inputs unchanged" and "written by hand".
     """
+    contracts = Contracts(example, tuple(edge_cases), tuple(forbidden), meta, dict(opt_out or {}))
+    unknown = set(contracts.opt_out) - set(CONTRACT_NAMES)
+    if unknown:
+        raise ValueError(f"{id}: no contract called {sorted(unknown)}")
 
     def decorate(check: Callable[..., None]) -> Callable[..., None]:
         title = f"{id} {slug}"
@@ -129,6 +180,8 @@ def exercise(id: str, slug: str, *, points: int, difficulty: int, minutes: int):
             __tracebackhide__ = True  # pytest: keep the report on the verdict
             # Whatever the learner's code draws, the notebook's random streams go on as before.
             states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+            current = _CURRENT.set(REGISTRY[id])
+            armed = FORBIDDEN.set(contracts.forbidden if contracts.applies("written by hand") else ())
             try:
                 if answer is None:
                     fail(f"the check received None instead of your `{slug}`.",
@@ -138,9 +191,12 @@ def exercise(id: str, slug: str, *, points: int, difficulty: int, minutes: int):
                     fail(f"the check needs your `{slug}` function, but received "
                          f"{describe(answer)}.", hint=f"call the check as check_{slug}({slug})")
                 check(answer, *args, **kwargs)
+                _check_contracts(contracts, answer, id)
             except _Failure as failure:
                 raise ExerciseFailed(title, failure.problem, **failure.parts) from None
             finally:
+                FORBIDDEN.reset(armed)
+                _CURRENT.reset(current)
                 random.setstate(states[0])
                 np.random.set_state(states[1])
                 torch.set_rng_state(states[2])
@@ -148,7 +204,7 @@ def exercise(id: str, slug: str, *, points: int, difficulty: int, minutes: int):
 
         if id in REGISTRY and REGISTRY[id].slug != slug:
             raise ValueError(f"exercise id {id} is already taken by {REGISTRY[id].slug}")
-        REGISTRY[id] = Exercise(id, slug, points, difficulty, minutes, run)
+        REGISTRY[id] = Exercise(id, slug, points, difficulty, minutes, run, contracts)
         run.exercise = REGISTRY[id]
         return run
 
@@ -174,15 +230,55 @@ def _learner_frames(exc: BaseException) -> str:
     return "\n".join(lines)
 
 
+def _bits(t: torch.Tensor) -> torch.Tensor | None:
+    """A tensor's bytes, to compare bit for bit (NaN equals NaN); None on the meta device."""
+    t = t.detach()
+    if t.device.type == "meta":
+        return None
+    return t.cpu().contiguous().reshape(-1).view(torch.uint8).clone()
+
+
+def _tensor_arguments(args: tuple, kwargs: dict) -> list[tuple[str, torch.Tensor]]:
+    """(how to name it, tensor) for every tensor argument, and every tensor in a list, tuple or dict argument."""
+    found = []
+    for key, value in [*enumerate(args), *kwargs.items()]:
+        name = f"argument {key + 1}" if isinstance(key, int) else f"argument `{key}`"
+        if isinstance(value, torch.Tensor):
+            found.append((name, value))
+        elif isinstance(value, (list, tuple)):
+            found += [(f"item {i} of {name}", v) for i, v in enumerate(value) if isinstance(v, torch.Tensor)]
+        elif isinstance(value, dict):
+            found += [(f"entry {k!r} of {name}", v) for k, v in value.items() if isinstance(v, torch.Tensor)]
+    return found
+
+
+FORBIDDEN_HINT = ("this exercise is about writing that computation: use the operations the exercise names "
+                  "(the built-in is what the check compares you with)")
+
+
 def call(fn: Callable[..., Any], *args: Any, tried: str, hint_if_raised: str = "",
          **kwargs: Any) -> Any:
     """Call the learner's ``fn`` and turn anything that goes wrong into a verdict.
 
     ``tried`` describes the inputs in words ("x of shape (4, 3), float32");
     ``hint_if_raised`` replaces the generic hint when the learner's code raises.
+    Two contracts hold for every call: the tensors passed in come back unchanged,
+    bit for bit, and the built-ins the exercise forbids raise while it runs.
     """
+    ex = _CURRENT.get()
+    contracts = ex.contracts if ex is not None and ex.contracts is not None else Contracts()
+    watched = [(name, t, _bits(t)) for name, t in _tensor_arguments(args, kwargs)] \
+        if contracts.applies("inputs unchanged") else []
+    forbidden = FORBIDDEN.get()
     try:
-        result = fn(*args, **kwargs)
+        alias = forbidden_alias(fn, forbidden) if forbidden and not isinstance(fn, Remote) else None
+        if alias:
+            raise ForbiddenBuiltin(alias)
+        with tripwires(forbidden if not isinstance(fn, Remote) else ()):
+            result = fn(*args, **kwargs)
+    except ForbiddenBuiltin as exc:
+        raise _Failure(f"this exercise asks you to write it yourself, and your code called `{exc.name}`.",
+                       tried=tried, hint=FORBIDDEN_HINT) from None
     except NotImplementedError:
         raise _Failure("not attempted yet: your function still raises NotImplementedError.",
                        tried=tried,
@@ -191,10 +287,19 @@ def call(fn: Callable[..., Any], *args: Any, tried: str, hint_if_raised: str = "
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # the learner's bug: say what and where, not how we got there
+        if getattr(exc, "remote_type", None) == "ForbiddenBuiltin":
+            raise _Failure(f"this exercise asks you to write it yourself, and your code called `{exc}`.",
+                           tried=tried, hint=FORBIDDEN_HINT) from None
         failure = _Failure(f"your function raised {type(exc).__name__}: {exc}", tried=tried,
                            hint=hint_if_raised or "run your function on the input above yourself and read the error")
         failure.parts["detail"] = _learner_frames(exc)
         raise failure from None
+    for name, tensor, before in watched:
+        if before is not None and not torch.equal(_bits(tensor), before):
+            raise _Failure(f"your function changed its input in place ({name}, {describe(tensor)}).",
+                           tried=tried, expected="every input left exactly as it was",
+                           hint="an in-place operation (x -= ..., x[...] = ..., x.add_(...), x /= x.norm()) "
+                                "edits the caller's tensor; build a new tensor instead (x = x - ...)")
     if result is None:
         raise _Failure("your function returned None.", tried=tried,
                        hint="did you forget the `return` statement?")
@@ -370,3 +475,103 @@ def generator(exercise_id: str, salt: int = 0) -> torch.Generator:
     """A generator seeded from the exercise id, so a check draws the same inputs every run."""
     major, minor = (int(part) for part in exercise_id.split("."))
     return torch.Generator().manual_seed(10_000 * major + 100 * minor + salt)
+
+
+# ---------------------------------------------------------------- contracts after the check
+
+def _floats(value: Any) -> list:
+    """Every floating-point tensor and Python float in a result (through tuples, lists and dicts)."""
+    if isinstance(value, torch.Tensor):
+        return [value] if value.is_floating_point() else []
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [f for v in value for f in _floats(v)]
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _floats(v)]
+    return []
+
+
+def _float32_exact(values: list) -> bool | None:
+    """True if every non-trivial value is exactly a float32: a float64 result computed in float32.
+
+    A value computed in float64 from random inputs is a float32 with probability
+    about 2^-29; integers and zeros are left out, since they are floats32 anyway.
+    None when there is no non-trivial value to judge by.
+    """
+    flat = torch.cat([torch.as_tensor(v, dtype=torch.float64).detach().cpu().reshape(-1) for v in values]) \
+        if values else torch.empty(0, dtype=torch.float64)
+    flat = flat[torch.isfinite(flat) & (flat != flat.round())]
+    if flat.numel() == 0:
+        return None
+    return bool((flat.float().double() == flat).all())
+
+
+def _check_contracts(contracts: Contracts, answer: Any, exercise_id: str) -> None:
+    g = generator(exercise_id, salt=77)
+    if contracts.example is not None and contracts.applies("float64"):
+        args = contracts.example(g, torch.float64)
+        tried = "the check's example inputs in float64 (see the docstring: the result keeps the input's dtype)"
+        out = call(answer, *args, tried=tried)
+        floats = _floats(out)
+        wrong = [describe(v) for v in floats if isinstance(v, torch.Tensor) and v.dtype != torch.float64]
+        expect(not wrong, "with float64 inputs, a result came back in another dtype.", tried=tried,
+               expected="float64 results", received=", ".join(wrong),
+               hint="keep the input's dtype: torch.zeros(n, dtype=x.dtype) or torch.zeros_like(x), not "
+                    "torch.zeros(n); no .float(), no torch.tensor(..., dtype=torch.float32)")
+        expect(_float32_exact(floats) is not True, "with float64 inputs, the result was computed in float32.",
+               tried=tried, expected="every digit of float64 precision",
+               received="values that are all exactly float32 numbers",
+               hint="somewhere the computation goes through float32 (.float(), torch.tensor(...) without "
+                    "dtype, a float32 constant tensor, numpy float32): keep the input's dtype throughout")
+    if contracts.example is not None and contracts.meta and contracts.applies("meta device"):
+        args = contracts.example(g, torch.float32, "meta")
+        tried = ("the example inputs on PyTorch's meta device (tensors with a shape and a dtype but no data: "
+                 "a stand-in for a GPU)")
+        out = call(answer, *args, tried=tried,
+                   hint_if_raised="your code mixes devices or needs the values on the CPU: create new "
+                                  "tensors on the input's device (torch.zeros_like(x), device=x.device), "
+                                  "and keep .item(), .tolist() and numpy out of it")
+        elsewhere = [describe(v) for v in _floats(out) if isinstance(v, torch.Tensor) and v.device.type != "meta"]
+        expect(not elsewhere and not any(isinstance(v, float) for v in _floats(out)),
+               "on the meta device, the result left the input's device.", tried=tried,
+               expected="tensors on the meta device", received=", ".join(elsewhere) or describe(out),
+               hint="create tensors with device=x.device (or torch.zeros_like(x)) so that the code runs "
+                    "on a GPU as well as on the CPU")
+    if contracts.applies("edge cases"):
+        for case in contracts.edge_cases:
+            args = case.args()
+            tried = f"an edge case the docstring allows: {case.name}"
+            out = call(answer, *args, tried=tried)
+            bad = [v for v in _floats(out) if not bool(torch.isfinite(torch.as_tensor(v)).all())]
+            expect(not bad, "the result contains NaN or infinite values on an edge case.", tried=tried,
+                   expected="finite values", received=describe(bad[0]) if bad else "",
+                   hint=case.hint or "look for a division by n - 1, by a norm or by a standard deviation "
+                                     "that is 0 here, or a sqrt of a tiny negative number")
+            problem = case.expect(out, args)
+            expect(problem is None, f"wrong on an edge case: {problem}.", tried=tried,
+                   received=describe(out), hint=case.hint)
+
+
+def close_to(expected: Callable[..., Any], atol: float = 1e-6) -> Callable[[Any, tuple], str | None]:
+    """An edge case's expectation: the result equals ``expected(*args)`` (tensors, floats, or tuples of them)."""
+
+    def compare(out: Any, args: tuple) -> str | None:
+        want = expected(*args)
+        pairs = list(zip(out, want)) if isinstance(want, tuple) and isinstance(out, (tuple, list)) \
+            and len(out) == len(want) else [(out, want)]
+        for got, wanted in pairs:
+            if isinstance(wanted, torch.Tensor):
+                if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(wanted.shape):
+                    return f"expected {describe(wanted)}"
+                if not torch.allclose(got.detach().cpu().double(), wanted.detach().cpu().double(), atol=atol):
+                    return f"expected {show(wanted)}, got {show(got)}"
+            else:
+                try:
+                    if abs(float(got) - float(wanted)) > atol:
+                        return f"expected {float(wanted):.6g}, got {float(got):.6g}"
+                except (TypeError, ValueError):
+                    return f"expected {wanted!r}"
+        return None
+
+    return compare

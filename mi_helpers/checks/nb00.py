@@ -6,11 +6,14 @@ torch built-in that the exercise re-implements.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from ..utils import get_device
-from .core import call, describe, exercise, expect, expect_close, expect_tensor, fail, generator, show
+from .core import (EdgeCase, call, close_to, describe, exercise, expect, expect_close, expect_tensor, fail,
+                   generator, show)
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-5) -> bool:
@@ -47,7 +50,22 @@ def _centring_hint(x: torch.Tensor, out: torch.Tensor) -> str:
     return "entry [i, j] of the result should be x[i, j] minus the mean of column j of x"
 
 
-@exercise("00.1", "centre_columns", points=1, difficulty=1, minutes=5)
+_NEAR_AND_FAR = torch.tensor([[1234.567, -2345.678, 987.654], [0.1234, 5.678, -9.1011], [-3.3333, 7.7777, 0.5555]])
+
+
+def _rows(g, dtype, device="cpu", n=5, d=3, name="x"):
+    return torch.randn(n, d, generator=g, dtype=dtype).to(device) * 3 + 1
+
+
+@exercise("00.1", "centre_columns", points=1, difficulty=1, minutes=5,
+          example=lambda g, dtype, device="cpu": (_rows(g, dtype, device),), meta=True,
+          edge_cases=(
+              EdgeCase("a single row x = [[1, 2, 3]]: every column's mean is its only entry",
+                       lambda: (torch.tensor([[1.0, 2.0, 3.0]]),), close_to(lambda x: torch.zeros(1, 3))),
+              EdgeCase("a single column x = [[1], [2], [6]]", lambda: (torch.tensor([[1.0], [2.0], [6.0]]),),
+                       close_to(lambda x: torch.tensor([[-2.0], [-1.0], [3.0]]))),
+          ),
+          opt_out={"written by hand": "one subtraction: no built-in does the exercise for you"})
 def check_centre_columns(centre_columns):
     # A case worked out on paper: the column means are 3 and 5.
     x = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 9.0]])
@@ -100,7 +118,18 @@ def _distance_hint(x: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> str:
     return "entry [i, j] should be the length of the vector x[i] - y[j]"
 
 
-@exercise("00.2", "pairwise_distances", points=2, difficulty=2, minutes=10)
+@exercise("00.2", "pairwise_distances", points=2, difficulty=2, minutes=10,
+          example=lambda g, dtype, device="cpu": (_rows(g, dtype, device), _rows(g, dtype, device, n=4)), meta=True,
+          forbidden=("torch.cdist", "torch.functional.cdist", "torch.nn.functional.pairwise_distance",
+                     "torch.pairwise_distance"),
+          edge_cases=(
+              EdgeCase("one point each, in one dimension: x = [[3]], y = [[-1]]",
+                       lambda: (torch.tensor([[3.0]]), torch.tensor([[-1.0]])), close_to(lambda x, y: torch.tensor([[4.0]]))),
+              EdgeCase("three points against themselves (x = y), one far from the origin",
+                       lambda: (_NEAR_AND_FAR,) * 2, close_to(lambda x, y: torch.cdist(x, y), atol=1e-2),
+                       hint="with |x|² + |y|² - 2 x·y, rounding leaves tiny negative numbers where x = y, "
+                            "and their square root is NaN: subtract first, or clamp at 0"),
+          ))
 def check_pairwise_distances(pairwise_distances):
     # A case worked out on paper, with 3-4-5 triangles. n != m, so a transposed result shows.
     x = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
@@ -174,7 +203,20 @@ def _cosine_hint(x: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> str:
     return "entry [i, j] should be x[i]·y[j] / (|x[i]| |y[j]|): the cosine of the angle between them"
 
 
-@exercise("00.3", "cosine_similarity_matrix", points=2, difficulty=2, minutes=10)
+@exercise("00.3", "cosine_similarity_matrix", points=2, difficulty=2, minutes=10,
+          example=lambda g, dtype, device="cpu": (_rows(g, dtype, device), _rows(g, dtype, device, n=4)), meta=True,
+          forbidden=("torch.nn.functional.cosine_similarity", "torch.cosine_similarity"),
+          edge_cases=(
+              EdgeCase("one dimension: x = [[2], [-3]], y = [[5]] (same and opposite directions)",
+                       lambda: (torch.tensor([[2.0], [-3.0]]), torch.tensor([[5.0]])),
+                       close_to(lambda x, y: torch.tensor([[1.0], [-1.0]]))),
+              EdgeCase("one row each, of very different lengths: x = [[1e-20, 0]], y = [[3e10, 0]]",
+                       lambda: (torch.tensor([[1e-20, 0.0]], dtype=torch.float64),
+                                torch.tensor([[3e10, 0.0]], dtype=torch.float64)),
+                       close_to(lambda x, y: torch.tensor([[1.0]], dtype=torch.float64)),
+                       hint="no row is all zeros, however short: do not add an epsilon or clamp the norms, "
+                            "which changes the answer for short vectors"),
+          ))
 def check_cosine_similarity_matrix(cosine_similarity_matrix):
     # A case worked out on paper: angles of 0, 45, 90, 135 and 180 degrees.
     x = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
@@ -242,7 +284,11 @@ def _expect_samples(out, n: int, device: torch.device, tried: str) -> torch.Tens
                          hint="put the samples on the requested device: device=... or .to(device)")
 
 
-@exercise("00.4", "sample_normal", points=2, difficulty=2, minutes=10)
+@exercise("00.4", "sample_normal", points=2, difficulty=2, minutes=10,
+          edge_cases=(EdgeCase("n = 1", lambda: (1, 5), lambda out, args: None if isinstance(out, torch.Tensor)
+                               and tuple(out.shape) == (1,) else "expected a tensor of shape (1,)"),),
+          opt_out={"float64": "its result is float32 by the spec, whatever the arguments",
+                   "written by hand": "drawing normal samples is torch.randn's job; the exercise is the seeding"})
 def check_sample_normal(sample_normal):
     cpu = torch.device("cpu")
     global_state = torch.get_rng_state()
@@ -269,20 +315,38 @@ def check_sample_normal(sample_normal):
     finally:
         torch.set_rng_state(global_state)  # undo what the learner's code did to the global stream
 
-    # Plausible statistics for many samples.
+    # The distribution, by a Kolmogorov-Smirnov test against the standard normal. The critical value is
+    # for a false-rejection rate of 1e-6 (Kolmogorov's limit: P(sqrt(n) D > t) ≈ 2 exp(-2 t²)); the seed
+    # is fixed, so a correct answer gets the same verdict on every run.
     n = 100_000
     tried = f"sample_normal({n}, seed=2024, device='cpu')"
     big = _expect_samples(call(sample_normal, n, 2024, "cpu", tried=tried), n, cpu, tried).detach().double()
+    ordered = big.sort().values
+    cdf = 0.5 * (1 + torch.special.erf(ordered / math.sqrt(2)))
+    steps = torch.arange(1, n + 1, dtype=torch.float64) / n
+    distance = torch.maximum((steps - cdf).abs(), (cdf - (steps - 1 / n)).abs()).max().item()
+    critical = math.sqrt(-0.5 * math.log(1e-6 / 2) / n)
     mean, std = big.mean().item(), big.std().item()
-    inside = (big.abs() <= 1).double().mean().item()
-    expect(abs(mean) < 0.02 and abs(std - 1) < 0.02, "the samples are not standard normal.",
-           tried=tried, expected="mean 0 and standard deviation 1 (within 0.02)",
-           received=f"mean {mean:.4f}, standard deviation {std:.4f}",
-           hint="torch.randn draws from the standard normal; torch.rand draws uniformly from [0, 1)")
-    expect(abs(inside - 0.6827) < 0.01, "the samples are not standard normal.", tried=tried,
-           expected="68.3 % of samples within [-1, 1]", received=f"{100 * inside:.1f} %",
-           hint="mean 0 and standard deviation 1 are not enough: the shape must be the bell curve "
-                "(torch.randn)")
+    expect(distance < critical, "the samples do not follow the standard normal distribution.", tried=tried,
+           expected=f"a Kolmogorov-Smirnov distance to the standard normal below {critical:.4f} "
+                    "(a correct sampler exceeds it once in a million seeds)",
+           received=f"{distance:.4f} (mean {mean:.3f}, standard deviation {std:.3f})",
+           hint="torch.randn draws from the standard normal; torch.rand draws uniformly from [0, 1). Mean 0 "
+                "and standard deviation 1 are not enough: the shape must be the bell curve")
+
+    # Different seeds give unrelated samples, not the same stream shifted or scaled.
+    tried = f"sample_normal({n}, seed=2024) and sample_normal({n}, seed=2025)"
+    other = _expect_samples(call(sample_normal, n, 2025, "cpu", tried=tried), n, cpu, tried).detach().double()
+    bound = 5 / math.sqrt(n)  # |correlation| of independent samples exceeds 5/sqrt(n) with probability < 1e-6
+    for shift in (0, 1, -1):
+        a = big[max(shift, 0):n + min(shift, 0)]
+        b = other[max(-shift, 0):n - max(shift, 0)]
+        r = torch.corrcoef(torch.stack([a, b]))[0, 1].abs().item()
+        expect(r < bound, "the samples of two seeds are related.", tried=tried,
+               expected=f"independent samples: |correlation| < {bound:.3f} at every offset",
+               received=f"|correlation| {r:.3f} at an offset of {shift}",
+               hint="seed a generator with `seed` itself and draw n numbers from it; do not derive one "
+                    "seed's samples from another's (skipping, shifting or scaling one stream)")
 
     # The device argument is obeyed. 'meta' tensors have a shape but no data and exist in every
     # PyTorch, so this runs on a CPU-only machine. A generator cannot live on 'meta', so an error

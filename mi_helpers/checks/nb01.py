@@ -13,8 +13,28 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from .core import (call_on_copies, describe, exercise, expect, expect_close, expect_number,
+from .core import (EdgeCase, call_on_copies, close_to, describe, exercise, expect, expect_close, expect_number,
                    expect_tensor, fail, generator, show)
+
+
+def _randn(g, dtype, device, *shape, scale=1.0):
+    return (torch.randn(*shape, generator=g, dtype=dtype) * scale).to(device)
+
+
+def _pca_line(out, args):
+    """pca on points along one line: the component is that line's direction, the variance known."""
+    X, k = args
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        return "expected (components, explained_variance)"
+    components, variance = out
+    if not isinstance(components, torch.Tensor) or tuple(components.shape) != (1, 2):
+        return "expected components of shape (1, 2)"
+    if abs(abs(float(components[0] @ torch.tensor([0.6, 0.8]))) - 1) > 1e-5:
+        return f"expected the component ±[0.6, 0.8], got {show(components)}"
+    t = torch.tensor([-1.0, 0.0, 1.0, 2.0])
+    if not isinstance(variance, torch.Tensor) or abs(float(variance.reshape(-1)[0]) - 25 * t.var().item()) > 1e-4:
+        return f"expected the variance {25 * t.var().item():.4g} (25 × the unbiased variance of t)"
+    return None
 
 
 def _random_orthogonal(d: int, g: torch.Generator) -> torch.Tensor:
@@ -50,7 +70,18 @@ def _projection_hint(x: torch.Tensor, out: torch.Tensor, expected: torch.Tensor)
     return "row i of the result is the multiple of v closest to x[i]: a number times v"
 
 
-@exercise("01.1", "project_onto", points=2, difficulty=1, minutes=10)
+@exercise("01.1", "project_onto", points=2, difficulty=1, minutes=10,
+          example=lambda g, dtype, device="cpu": (_randn(g, dtype, device, 4, 3), _randn(g, dtype, device, 3, scale=2)),
+          meta=True,
+          edge_cases=(
+              EdgeCase("one row, already on the line: x = [[2, 4]], v = [1, 2]",
+                       lambda: (torch.tensor([[2.0, 4.0]]), torch.tensor([1.0, 2.0])),
+                       close_to(lambda x, v: torch.tensor([[2.0, 4.0]]))),
+              EdgeCase("one dimension: x = [[3], [-5]], v = [0.001]",
+                       lambda: (torch.tensor([[3.0], [-5.0]]), torch.tensor([0.001])),
+                       close_to(lambda x, v: torch.tensor([[3.0], [-5.0]]), atol=1e-4)),
+          ),
+          opt_out={"written by hand": "no built-in projects onto a line"})
 def check_project_onto(project_onto):
     # v = (0, 2) has length 2: a correct projection keeps the second coordinate of each row
     x = torch.tensor([[3.0, 4.0], [1.0, -2.0], [0.0, 0.0]])
@@ -121,7 +152,15 @@ def _gram_schmidt_hint(A: torch.Tensor, Q: torch.Tensor) -> str:
             "then divided by its length: (-0.8, 0.6)")
 
 
-@exercise("01.2", "gram_schmidt", points=3, difficulty=2, minutes=15)
+@exercise("01.2", "gram_schmidt", points=3, difficulty=2, minutes=15,
+          example=lambda g, dtype, device="cpu": (_randn(g, dtype, device, 5, 3),),
+          forbidden=("torch.linalg.qr", "torch.qr", "torch.Tensor.qr", "torch.geqrf", "torch.linalg.householder_product"),
+          edge_cases=(
+              EdgeCase("one column: A = [[3], [4]]", lambda: (torch.tensor([[3.0], [4.0]]),),
+                       close_to(lambda A: torch.tensor([[0.6], [0.8]]))),
+              EdgeCase("columns already orthonormal: the first two columns of the 3 × 3 identity",
+                       lambda: (torch.eye(3)[:, :2].contiguous(),), close_to(lambda A: torch.eye(3)[:, :2])),
+          ))
 def check_gram_schmidt(gram_schmidt):
     # a1 = (3, 4) has length 5; a2 = (1, 2) minus its part along q1 is (-0.32, 0.24), of length 0.4
     A = torch.tensor([[3.0, 1.0], [4.0, 2.0]])
@@ -159,7 +198,15 @@ def check_gram_schmidt(gram_schmidt):
 
 # ---------------------------------------------------------------- 01.3
 
-@exercise("01.3", "change_of_basis", points=2, difficulty=2, minutes=10)
+@exercise("01.3", "change_of_basis", points=2, difficulty=2, minutes=10,
+          example=lambda g, dtype, device="cpu": (_randn(g, dtype, device, 4, 3),
+                                                  _randn(g, dtype, device, 3, 3) + 3 * torch.eye(3, dtype=dtype).to(device)),
+          edge_cases=(
+              EdgeCase("one point, B = 2 × identity: x = [[2, -4, 6]]",
+                       lambda: (torch.tensor([[2.0, -4.0, 6.0]]), 2 * torch.eye(3)),
+                       close_to(lambda x, B: torch.tensor([[1.0, -2.0, 3.0]]))),
+          ),
+          opt_out={"written by hand": "torch.linalg.solve is the intended tool"})
 def check_change_of_basis(change_of_basis):
     x = torch.tensor([[1.0, 0.0], [-2.0, 5.0], [0.5, 0.25]])
     tried = "the identity basis B = I (2 × 2), x = [[1, 0], [-2, 5], [0.5, 0.25]]"
@@ -215,7 +262,17 @@ def _low_rank_hint(out: torch.Tensor, k: int) -> str:
             "3 and 2 (torch.linalg.svd sorts them in decreasing order, so they come first)")
 
 
-@exercise("01.4", "low_rank_approx", points=2, difficulty=2, minutes=15)
+@exercise("01.4", "low_rank_approx", points=2, difficulty=2, minutes=15,
+          example=lambda g, dtype, device="cpu": (_randn(g, dtype, device, 5, 4), 2),
+          edge_cases=(
+              EdgeCase("a matrix of rank 1 (every entry 2, 3 × 4), k = 2: it is its own best approximation",
+                       lambda: (torch.full((3, 4), 2.0), 2), close_to(lambda A, k: torch.full((3, 4), 2.0), atol=1e-5),
+                       hint="take the SVD of A itself (torch.linalg.svd): the eigenvalues of AᵀA can round "
+                            "below 0, and their square roots are NaN"),
+              EdgeCase("k = min(m, n): nothing is dropped", lambda: (torch.tensor([[1.0, 2.0], [3.0, -4.0], [0.5, 6.0]]), 2),
+                       close_to(lambda A, k: A, atol=1e-5)),
+          ),
+          opt_out={"written by hand": "the exercise is built on torch.linalg.svd"})
 def check_low_rank_approx(low_rank_approx):
     # singular values 3, 1, 2 sit on the diagonal out of order: rank 2 keeps the 3 and the 2
     A = torch.tensor([[3.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0]])
@@ -286,7 +343,13 @@ def _variance_hint(variance: torch.Tensor, top: torch.Tensor, n: int) -> str:
             "σ_i² / (n - 1) for the singular values σ of the CENTRED data")
 
 
-@exercise("01.5", "pca", points=3, difficulty=2, minutes=20)
+@exercise("01.5", "pca", points=3, difficulty=2, minutes=20,
+          example=lambda g, dtype, device="cpu": (_randn(g, dtype, device, 20, 4) * torch.tensor([3.0, 1.0, 0.5, 0.1], dtype=dtype).to(device) + 5, 2),
+          forbidden=("torch.pca_lowrank", "sklearn.decomposition.PCA"),
+          edge_cases=(
+              EdgeCase("k = 1, four points on one line: X = t [3, 4] for t = -1, 0, 1, 2",
+                       lambda: (torch.tensor([[-3.0, -4.0], [0.0, 0.0], [3.0, 4.0], [6.0, 8.0]]), 1), _pca_line),
+          ))
 def check_pca(pca):
     # four points at ±2 u1 and ±1 u2 around a centre (10, -3); u1 = (0.6, 0.8), u2 = (-0.8, 0.6)
     u = torch.tensor([[0.6, 0.8], [-0.8, 0.6]])
@@ -353,7 +416,15 @@ def _single_number(value, tried: str) -> float:
          hint="reduce the [N, N] matrix of |cosines| to its largest entry with .max(), then .item()")
 
 
-@exercise("01.6", "max_interference", points=2, difficulty=2, minutes=10)
+@exercise("01.6", "max_interference", points=2, difficulty=2, minutes=10,
+          example=lambda g, dtype, device="cpu": (_randn(g, dtype, device, 6, 4),),
+          edge_cases=(
+              EdgeCase("N = 2 vectors of one direction, lengths 1 and 1e6", lambda: (torch.tensor([[1.0, 1.0], [1e6, 1e6]]),),
+                       close_to(lambda V: 1.0, atol=1e-5)),
+              EdgeCase("N = 2 orthogonal vectors", lambda: (torch.tensor([[0.0, 3.0], [-2.0, 0.0]]),),
+                       close_to(lambda V: 0.0, atol=1e-6)),
+          ),
+          opt_out={"written by hand": "the cosine matrix of notebook 00 may be reused"})
 def check_max_interference(max_interference):
     g = generator("01.6")
     tried = "the 5 columns of a random 5 × 5 orthogonal matrix (an orthonormal basis), as rows"

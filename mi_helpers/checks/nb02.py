@@ -18,9 +18,33 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .core import (call, call_on_copies, describe, detached, exercise, expect, expect_close,
+from .core import (EdgeCase, call, call_on_copies, close_to, describe, detached, exercise, expect, expect_close,
                    expect_gradient_pair, expect_number, expect_tensor, fail, generator, show,
                    single_number)
+
+# "Without autograd": every way into it that a learner meets
+AUTOGRAD = ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
+            "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian", "torch.func.grad",
+            "torch.func.jacrev", "torch.func.jacfwd", "torch.func.hessian", "torch.func.vjp")
+
+
+def _data(g, dtype, device, n=10, d=3):
+    X = (torch.randn(n, d, generator=g, dtype=dtype) * 2 + 1).to(device)
+    return X, torch.randn(n, generator=g, dtype=dtype).to(device)
+
+
+def _linear_model(g, dtype, device="cpu"):
+    """(w, b, X, y) for the loss and its gradient."""
+    X, y = _data(g, dtype, device, n=8)
+    return torch.randn(3, generator=g, dtype=dtype).to(device), torch.tensor(0.5, dtype=dtype).to(device), X, y
+
+
+def _square_as_float(v: torch.Tensor) -> float:
+    return float((v * v).sum())
+
+
+def _one_point():
+    return torch.tensor([2.0]), 0.5, torch.tensor([[3.0]]), torch.tensor([1.0])
 
 
 
@@ -85,7 +109,13 @@ def _least_squares_hint(w: float, b: float) -> str:
             "(X̃ᵀX̃) θ = X̃ᵀy, where X̃ is X with a column of ones appended, then split θ into w and b")
 
 
-@exercise("02.1", "least_squares", points=2, difficulty=2, minutes=15)
+@exercise("02.1", "least_squares", points=2, difficulty=2, minutes=15,
+          example=lambda g, dtype, device="cpu": _data(g, dtype, device), forbidden=("torch.linalg.lstsq",),
+          edge_cases=(
+              EdgeCase("n = d + 1, an exact fit: X = [[1, 0], [0, 1], [1, 1]], y = [1, 2, 4]",
+                       lambda: (torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), torch.tensor([1.0, 2.0, 4.0])),
+                       close_to(lambda X, y: (torch.tensor([2.0, 3.0]), torch.tensor(-1.0)), atol=1e-4)),
+          ))
 def check_least_squares(least_squares):
     X = torch.tensor([[0.0], [1.0], [2.0]])
     y = torch.tensor([1.0, 3.0, 5.0])
@@ -150,7 +180,12 @@ def _mse_hint(value: float) -> str:
     return "the mean of the squared errors [0, 0, -2, -2] is (0 + 0 + 4 + 4) / 4 = 2"
 
 
-@exercise("02.2", "mse_loss", points=1, difficulty=1, minutes=5)
+@exercise("02.2", "mse_loss", points=1, difficulty=1, minutes=5,
+          example=_linear_model, meta=True, forbidden=("torch.nn.functional.mse_loss", "torch.nn.MSELoss"),
+          edge_cases=(
+              EdgeCase("one example and a Python float bias: w = [2], b = 0.5, X = [[3]], y = [1]", _one_point,
+                       close_to(lambda w, b, X, y: torch.tensor(30.25))),
+          ))
 def check_mse_loss(mse_loss):
     X, y, w = torch.tensor(HAND_X), torch.tensor(HAND_Y), torch.tensor([1.0])
     loss = single_number(call_on_copies(mse_loss, w, torch.tensor(0.0), X, y, tried=HAND_TRIED), name="the loss",
@@ -200,7 +235,12 @@ def _gradient_hint(grad_w: float, grad_b: float) -> str:
             "∂L/∂b = (2/n) Σ r_i = (2/4)·(-4) = -2")
 
 
-@exercise("02.3", "mse_gradient", points=2, difficulty=2, minutes=15)
+@exercise("02.3", "mse_gradient", points=2, difficulty=2, minutes=15,
+          example=_linear_model, meta=True, forbidden=AUTOGRAD,
+          edge_cases=(
+              EdgeCase("one example and a Python float bias: w = [2], b = 0.5, X = [[3]], y = [1]", _one_point,
+                       close_to(lambda w, b, X, y: (torch.tensor([33.0]), torch.tensor(11.0)))),
+          ))
 def check_mse_gradient(mse_gradient):
     X, y, w = torch.tensor(HAND_X), torch.tensor(HAND_Y), torch.tensor([1.0])
     out = call_on_copies(mse_gradient, w, torch.tensor(0.0), X, y, tried=HAND_TRIED)
@@ -272,7 +312,18 @@ def _mse_of_theta(t: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Te
     return F.mse_loss(X @ t[:3] + t[3], y)
 
 
-@exercise("02.4", "numerical_gradient", points=2, difficulty=2, minutes=15)
+@exercise("02.4", "numerical_gradient", points=2, difficulty=2, minutes=15,
+          example=lambda g, dtype, device="cpu": (functools.partial(_sum_of_sines, a=torch.randn(4, generator=g, dtype=dtype)),
+                                                  torch.randn(4, generator=g, dtype=dtype)),
+          forbidden=AUTOGRAD,
+          edge_cases=(
+              EdgeCase("p = 1 and an f that returns a Python float: f(w) = w², w = [3], float64",
+                       lambda: (_square_as_float, torch.tensor([3.0], dtype=torch.float64)),
+                       close_to(lambda f, w: torch.tensor([6.0], dtype=torch.float64), atol=1e-6)),
+              EdgeCase("an entry of w that is 0: f(w) = Σ w², w = [0, 1.5], float64",
+                       lambda: (_square_as_float, torch.tensor([0.0, 1.5], dtype=torch.float64)),
+                       close_to(lambda f, w: torch.tensor([0.0, 3.0], dtype=torch.float64), atol=1e-6)),
+          ))
 def check_numerical_gradient(numerical_gradient):
     A = torch.tensor([[3.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 1.0]], dtype=torch.float64)
     c = torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
@@ -366,7 +417,15 @@ def _step_hint(w, b, w_ref, b_ref, lr) -> str:
     return "start from w = 0 and b = 0, then w ← w - lr * grad_w and b ← b - lr * grad_b"
 
 
-@exercise("02.5", "gradient_descent", points=2, difficulty=2, minutes=15)
+@exercise("02.5", "gradient_descent", points=2, difficulty=2, minutes=15,
+          example=lambda g, dtype, device="cpu": (*_data(g, dtype, device, d=2), 0.05, 3),
+          forbidden=AUTOGRAD + ("torch.optim.SGD", "torch.optim.Adam"),
+          edge_cases=(
+              EdgeCase("steps = 0: no update at all", lambda: (torch.tensor([[1.0], [2.0]]), torch.tensor([1.0, 3.0]), 0.1, 0),
+                       lambda out, args: None if isinstance(out, (tuple, list)) and len(out) == 3
+                       and isinstance(out[2], (list, tuple)) and len(out[2]) == 1 and abs(float(out[2][0]) - 5.0) < 1e-5
+                       else "expected w = 0, b = 0 and losses = [5.0], the loss before any step"),
+          ))
 def check_gradient_descent(gradient_descent):
     g = generator("02.5")
     X = torch.randn(20, 2, generator=g)
@@ -456,7 +515,23 @@ def _autograd_descent(X: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -
     return losses
 
 
-@exercise("02.6", "max_stable_lr", points=3, difficulty=3, minutes=20)
+@exercise("02.6", "max_stable_lr", points=3, difficulty=3, minutes=20,
+          example=lambda g, dtype, device="cpu": (_data(g, dtype, device)[0],),
+          edge_cases=(
+              EdgeCase("X = [[1, -1], [-1, 1], [1, -1], [-1, 1]]: H's top eigenvector [1, -1, 0] is orthogonal to [1, 1, 1]",
+                       lambda: (torch.tensor([[1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]]),),
+                       close_to(lambda X: 0.5, atol=1e-5),
+                       hint="torch.linalg.eigvalsh(H) gives every eigenvalue exactly; power iteration from a "
+                            "fixed start can miss the top one"),
+              EdgeCase("float64 X = [[0.1], [0.7], [1.3]]: the answer to 12 digits",
+                       lambda: (torch.tensor([[0.1], [0.7], [1.3]], dtype=torch.float64),),
+                       close_to(lambda X: 2 / torch.linalg.eigvalsh(
+                           (2 / 3) * torch.cat([X, torch.ones(3, 1, dtype=X.dtype)], 1).T
+                           @ torch.cat([X, torch.ones(3, 1, dtype=X.dtype)], 1))[-1].item(), atol=1e-12),
+                       hint="keep float64 all the way: no .float() before the eigenvalues"),
+          ),
+          opt_out={"written by hand": "torch.linalg.eigvalsh is the intended tool; autograd's Hessian gives the "
+                                      "same matrix, and the exercise is about 2/λmax, not the Hessian"})
 def check_max_stable_lr(max_stable_lr):
     X = torch.tensor([[2.0], [0.0], [2.0], [0.0]])
     tried = "X = [[2], [0], [2], [0]]: n = 4, one feature, plus the bias"

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..data import train_test_split, two_moons
 from ..train import train
-from .core import (call, call_on_copies, describe, exercise, expect, expect_close,
+from .core import (EdgeCase, call, call_on_copies, close_to, describe, exercise, expect, expect_close,
                    expect_gradient_pair, expect_number, expect_tensor, fail, generator, inside, is_instance,
                    show, single_number)
 
@@ -84,6 +84,62 @@ def _gradient_through(fn, inputs: tuple, wrt: int, tried: str, what: str) -> tor
     return detail
 
 
+# ---------------------------------------------------------------- contracts' inputs
+
+AUTOGRAD = ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
+            "torch.autograd.functional.jacobian", "torch.func.grad", "torch.func.jacrev", "torch.func.vjp")
+
+
+def _labels(g, n, dtype, device):
+    return (torch.rand(n, generator=g) < 0.5).to(dtype).to(device)
+
+
+def _logistic(g, dtype, device="cpu"):
+    """(w, b, X, y) for the gradient of logistic regression."""
+    X = torch.randn(8, 3, generator=g, dtype=dtype).to(device)
+    return (torch.randn(3, generator=g, dtype=dtype).to(device), torch.tensor(0.3, dtype=dtype).to(device), X,
+            _labels(g, 8, dtype, device))
+
+
+def _relative(expected: torch.Tensor, rtol: float):
+    """An edge case's expectation: every entry within rtol of the expected value, relatively."""
+    def compare(out, args):
+        want = expected
+        if not isinstance(out, torch.Tensor) or out.shape != want.shape:
+            return f"expected {describe(want)}"
+        error = ((out.detach().double() - want) / want).abs().max().item()
+        return None if error < rtol else f"a relative error of {error:.2g} (expected {show(want)})"
+    return compare
+
+
+def _layer(g, dtype, device="cpu", h=4):
+    with torch.random.fork_rng(devices=[]):
+        layer = nn.Linear(2, h, dtype=dtype)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(h, 2, generator=g, dtype=dtype))
+        layer.bias.copy_(torch.randn(h, generator=g, dtype=dtype))
+    return layer.to(device)
+
+
+def _one_unit() -> nn.Linear:
+    with torch.random.fork_rng(devices=[]):
+        layer = nn.Linear(2, 1)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[3.0, 4.0]]))
+        layer.bias.zero_()
+    return layer
+
+
+def _detached_pair(out, args):
+    if not isinstance(out, (tuple, list)) or len(out) != 2 or not all(isinstance(t, torch.Tensor) for t in out):
+        return "expected (normals, points)"
+    if any(t.requires_grad for t in out):
+        return "the results still require grad: return them detached (layer.weight.detach())"
+    if tuple(out[0].shape) != (1, 2) or tuple(out[1].shape) != (1, 2):
+        return "expected two tensors of shape (1, 2) for a layer with one unit"
+    return close_to(lambda layer: (torch.tensor([[0.6, 0.8]]), torch.tensor([[0.0, 0.0]])))(out, args)
+
+
 # ---------------------------------------------------------------- 03.1
 
 def _sigmoid_hint(z: torch.Tensor, out: torch.Tensor) -> str:
@@ -102,7 +158,18 @@ OVERFLOW_HINT = ("e^(-z) overflows to inf as soon as -z > 88 in float32 (709 in 
                  "neither branch may overflow")
 
 
-@exercise("03.1", "sigmoid", points=2, difficulty=2, minutes=15)
+@exercise("03.1", "sigmoid", points=2, difficulty=2, minutes=15,
+          example=lambda g, dtype, device="cpu": ((torch.randn(6, generator=g, dtype=dtype) * 5).to(device),), meta=True,
+          forbidden=("torch.sigmoid", "torch.Tensor.sigmoid", "torch.special.expit", "torch.nn.functional.sigmoid",
+                     "torch.nn.functional.logsigmoid", "torch.nn.functional.softplus", "torch.nn.Sigmoid"),
+          edge_cases=(
+              EdgeCase("a 0-d tensor z = 0", lambda: (torch.tensor(0.0),), close_to(lambda z: torch.tensor(0.5))),
+              EdgeCase("float64 z = [-50, -200, -700]: tiny probabilities, each exact to 1e-9 relatively",
+                       lambda: (torch.tensor([-50.0, -200.0, -700.0], dtype=torch.float64),),
+                       _relative(torch.exp(torch.tensor([-50.0, -200.0, -700.0], dtype=torch.float64))
+                                 / (1 + torch.exp(torch.tensor([-50.0, -200.0, -700.0], dtype=torch.float64))), 1e-9),
+                       hint="do not clamp z: σ(-50) is 2e-22, not σ(-30); e^(-|z|) never overflows"),
+          ))
 def check_sigmoid(sigmoid):
     z = torch.tensor([0.0, math.log(3.0), -math.log(3.0)])
     tried = "z = [0, ln 3, -ln 3], float32"
@@ -133,10 +200,10 @@ def check_sigmoid(sigmoid):
         expect_close(out, torch.sigmoid(z), tried=tried, atol=1e-7, problem="wrong for large |z|.",
                      hint=OVERFLOW_HINT)
 
-        z = torch.tensor([-1000.0, -100.0, -30.0, -1.0, 1.0, 30.0, 100.0, 1000.0], dtype=dtype)
-        tried = f"autograd through your sigmoid at z = [-1000, -100, -30, -1, 1, 30, 100, 1000], {name}"
+        z = torch.tensor([-1000.0, -100.0, -30.0, -1.0, 0.0, 1.0, 30.0, 100.0, 1000.0], dtype=dtype)
+        tried = f"autograd through your sigmoid at z = [-1000, -100, -30, -1, 0, 1, 30, 100, 1000], {name}"
         grad = _gradient_through(sigmoid, (z,), 0, tried, "sigmoid")
-        expect_tensor(grad, shape=(8,), tried=tried, name="the gradient dσ/dz",
+        expect_tensor(grad, shape=(9,), tried=tried, name="the gradient dσ/dz",
                       hint="your VALUES are fine, but backward through them gives NaN: autograd "
                            "differentiates every operation you wrote, including an exp that overflowed "
                            "(the derivative of 1 / (1 + inf) is 0 × inf = NaN). In training, one NaN "
@@ -170,7 +237,15 @@ LOG_SIGMOID_HINT = ("for z = -1000, σ(z) is 0 in floating point and log 0 = -in
                     "Clamping p to [ε, 1 - ε] is not enough: it caps each term at -log ε")
 
 
-@exercise("03.2", "binary_cross_entropy", points=2, difficulty=2, minutes=15)
+@exercise("03.2", "binary_cross_entropy", points=2, difficulty=2, minutes=15,
+          example=lambda g, dtype, device="cpu": ((torch.randn(6, generator=g, dtype=dtype) * 3).to(device),
+                                                  _labels(g, 6, dtype, device)), meta=True,
+          forbidden=("torch.nn.functional.binary_cross_entropy_with_logits", "torch.nn.functional.binary_cross_entropy",
+                     "torch.nn.BCELoss", "torch.nn.BCEWithLogitsLoss"),
+          edge_cases=(
+              EdgeCase("one example: logits = [0], y = [1]", lambda: (torch.tensor([0.0]), torch.tensor([1.0])),
+                       close_to(lambda z, y: torch.tensor(math.log(2.0)))),
+          ))
 def check_binary_cross_entropy(binary_cross_entropy):
     logits, y = torch.tensor([math.log(3.0), -math.log(3.0)]), torch.tensor([1.0, 0.0])
     tried = "logits = [ln 3, -ln 3] (probabilities 3/4 and 1/4), y = [1, 0], float32"
@@ -245,7 +320,13 @@ def _autograd_bce(w, b, X, y):
     return torch.autograd.grad(F.binary_cross_entropy_with_logits(X @ w + b, y), (w, b))
 
 
-@exercise("03.3", "bce_gradient", points=2, difficulty=2, minutes=15)
+@exercise("03.3", "bce_gradient", points=2, difficulty=2, minutes=15,
+          example=_logistic, meta=True, forbidden=AUTOGRAD,
+          edge_cases=(
+              EdgeCase("one feature (d = 1): w = [0], b = 0, X = [[2], [4]], y = [1, 0]",
+                       lambda: (torch.zeros(1), torch.tensor(0.0), torch.tensor([[2.0], [4.0]]), torch.tensor([1.0, 0.0])),
+                       close_to(lambda w, b, X, y: (torch.tensor([0.5]), torch.tensor(0.0)))),
+          ))
 def check_bce_gradient(bce_gradient):
     X = torch.tensor([[1.0, 2.0], [3.0, -1.0], [0.0, 1.0], [-2.0, 0.0]])
     y, w, b = torch.tensor([1.0, 0.0, 0.0, 1.0]), torch.zeros(2), torch.tensor(math.log(3.0))
@@ -320,7 +401,18 @@ SHIFT_HINT = ("e^z overflows for z > 88 in float32. Subtract each row's maximum 
               "softmax(z) = softmax(z - max(z)), and log Σ e^(z_k) = m + log Σ e^(z_k - m)")
 
 
-@exercise("03.4", "softmax_cross_entropy", points=2, difficulty=2, minutes=15)
+@exercise("03.4", "softmax_cross_entropy", points=2, difficulty=2, minutes=15,
+          example=lambda g, dtype, device="cpu": ((torch.randn(5, 4, generator=g, dtype=dtype) * 3).to(device),
+                                                  torch.randint(0, 4, (5,), generator=g).to(device)),
+          forbidden=("torch.nn.functional.cross_entropy", "torch.nn.functional.log_softmax", "torch.log_softmax",
+                     "torch.Tensor.log_softmax", "torch.logsumexp", "torch.Tensor.logsumexp",
+                     "torch.nn.CrossEntropyLoss"),
+          edge_cases=(
+              EdgeCase("one class (C = 1): every probability is 1", lambda: (torch.tensor([[3.0], [-7.0]]), torch.tensor([0, 0])),
+                       close_to(lambda z, y: torch.tensor(0.0))),
+              EdgeCase("one example: logits = [[0, ln 3]], y = [1]", lambda: (torch.tensor([[0.0, math.log(3.0)]]), torch.tensor([1])),
+                       close_to(lambda z, y: torch.tensor(-math.log(0.75)))),
+          ))
 def check_softmax_cross_entropy(softmax_cross_entropy):
     logits, y = torch.zeros(5, 7), torch.tensor([0, 3, 6, 2, 2])
     tried = "logits = zeros of shape (5, 7): 5 examples, 7 classes, every class equally likely; y = [0, 3, 6, 2, 2]"
@@ -453,7 +545,10 @@ def _forward(model, x: torch.Tensor, shape: tuple[int, int], tried: str) -> torc
     return expect_tensor(out, dtype=torch.float32, tried=tried, name="the output")
 
 
-@exercise("03.5", "MLP", points=3, difficulty=2, minutes=20)
+@exercise("03.5", "MLP", points=3, difficulty=2, minutes=20,
+          opt_out={"float64": "the spec's forward is float32, like the layers nn.Linear builds",
+                   "edge cases": "its arguments are sizes: the check builds several, down to one input and one unit",
+                   "written by hand": "nn.Linear is the intended building block"})
 def check_MLP(MLP):
     tried = "MLP(2, 16, 2)"
     model = _build(MLP, 2, 16, 2, tried=tried)
@@ -567,7 +662,13 @@ def _check_boundaries(layer: nn.Linear, normals: torch.Tensor, points: torch.Ten
                  hint="the closest point lies on the line through the origin along the normal: a multiple of ŵ")
 
 
-@exercise("03.6", "relu_boundaries", points=2, difficulty=2, minutes=15)
+@exercise("03.6", "relu_boundaries", points=2, difficulty=2, minutes=15,
+          example=lambda g, dtype, device="cpu": (_layer(g, dtype, device),),
+          edge_cases=(
+              EdgeCase("a layer with one unit, w = [3, 4] and bias 0: its line goes through the origin",
+                       lambda: (_one_unit(),), _detached_pair),
+          ),
+          opt_out={"written by hand": "no built-in computes a ReLU unit's boundary"})
 def check_relu_boundaries(relu_boundaries):
     layer = _linear(torch.tensor([[2.0, 0.0], [0.0, -1.0], [3.0, 4.0]]), torch.tensor([-4.0, 1.0, 5.0]))
     tried = ("nn.Linear(2, 3) with weight [[2, 0], [0, -1], [3, 4]] and bias [-4, 1, 5]: the units are "

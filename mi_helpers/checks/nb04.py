@@ -19,8 +19,8 @@ from torch import nn
 from ..data import COLOURS, shapes
 from ..hooks import count_hooks, run_with_cache
 from ..models import SmallCNN
-from .core import (call, describe, exercise, expect, expect_close, expect_tensor, fail, generator,
-                   show, single_number)
+from .core import (EdgeCase, call, close_to, describe, exercise, expect, expect_close, expect_tensor, fail,
+                   generator, show, single_number)
 
 
 def seeded_cnn(seed: int, **kwargs) -> SmallCNN:
@@ -58,7 +58,22 @@ def _expect_cache(out, names: list[str], tried: str) -> dict:
     return out
 
 
-@exercise("04.1", "record_activations", points=3, difficulty=2, minutes=20)
+def _cnn_example(g, dtype, device="cpu"):
+    model = seeded_cnn(4009).to(dtype).to(device)
+    return model, torch.randn(3, 1, 8, 8, generator=g, dtype=dtype).to(device), ["conv1", "relu2", "fc"]
+
+
+def _maps_example(g, dtype, device="cpu"):
+    maps = torch.randn(4, 3, 3, generator=g, dtype=dtype).to(device)
+    masks = (torch.rand(4, 6, 6, generator=g) < 0.3).to(device)
+    return maps, masks, 0.5
+
+
+@exercise("04.1", "record_activations", points=3, difficulty=2, minutes=20,
+          example=_cnn_example,
+          forbidden=("mi_helpers.hooks.run_with_cache", "mi_helpers.hooks.record",
+                     "torchvision.models.feature_extraction.create_feature_extractor"),
+          opt_out={"edge cases": "the check tries a nested name, a wrong name and a forward pass that raises"})
 def check_record_activations(record_activations):
     g = generator("04.1")
     model = seeded_cnn(4001)
@@ -184,7 +199,13 @@ def _top_k_hint(out: torch.Tensor, expected: torch.Tensor, by_mean: torch.Tensor
             "over h and w (shape [n]), then the indices of the k largest, largest first")
 
 
-@exercise("04.2", "top_k_examples", points=2, difficulty=1, minutes=10)
+@exercise("04.2", "top_k_examples", points=2, difficulty=1, minutes=10,
+          example=lambda g, dtype, device="cpu": (torch.randn(6, 3, 4, 4, generator=g, dtype=dtype).to(device), 1, 2),
+          edge_cases=(
+              EdgeCase("k = n = 1: one image, one channel", lambda: (torch.full((1, 1, 2, 2), -3.0), 0, 1),
+                       close_to(lambda a, c, k: torch.tensor([0]))),
+          ),
+          opt_out={"written by hand": "torch.topk is the intended tool"})
 def check_top_k_examples(top_k_examples):
     # channel 1 of 4 images: peaks 0.5, 3, 1, 2; means 0.5, 0.75, 1, 0.5. Channel 0 is loud elsewhere.
     acts = torch.zeros(4, 2, 2, 2)
@@ -256,7 +277,15 @@ def _iou_value(fn, maps, masks, quantile, tried: str, hint_if_raised: str = "") 
     return value
 
 
-@exercise("04.3", "channel_iou", points=3, difficulty=3, minutes=25)
+@exercise("04.3", "channel_iou", points=3, difficulty=3, minutes=25,
+          example=_maps_example,
+          edge_cases=(
+              EdgeCase("constant maps and empty masks: nothing is on and the union is empty",
+                       lambda: (torch.ones(2, 3, 3), torch.zeros(2, 6, 6, dtype=torch.bool), 0.5),
+                       close_to(lambda a, m, q: 0.0)),
+          ),
+          opt_out={"float64": "it returns a ratio of two pixel counts, which float32 holds to 1e-7",
+                   "written by hand": "no built-in computes network dissection's score"})
 def check_channel_iou(channel_iou):
     # rectangles of very different sizes, one image with an empty mask; the map IS the mask
     boxes = [(1, 1, 6, 6), (2, 3, 2, 2), (0, 0, 0, 0), (4, 1, 3, 4), (6, 6, 1, 1), (2, 2, 4, 4)]
@@ -371,7 +400,10 @@ def _planted_model(seed: int, red: int, blue: int, loud: int) -> SmallCNN:
     return model
 
 
-@exercise("04.4", "best_channel_for", points=2, difficulty=2, minutes=15)
+@exercise("04.4", "best_channel_for", points=2, difficulty=2, minutes=15,
+          opt_out={"float64": "it returns a channel index",
+                   "edge cases": "the check plants detectors and a loud channel in two layers",
+                   "written by hand": "its hint allows mi_helpers.hooks.run_with_cache for the recording"})
 def check_best_channel_for(best_channel_for):
     g = generator("04.4")
     red, blue, loud = (int(i) for i in torch.randperm(8, generator=g)[:3])

@@ -52,7 +52,9 @@ def _clusters(g: torch.Generator, n: int, d: int, n_classes: int, spread: float 
     return features, labels
 
 
-@exercise("05.1", "probe_accuracy", points=3, difficulty=2, minutes=20)
+@exercise("05.1", "probe_accuracy", points=3, difficulty=2, minutes=20,
+          opt_out={"float64": "it returns an accuracy, a fraction k/n that float32 holds as well",
+                   "written by hand": "scikit-learn's LogisticRegression is the intended probe"})
 def check_probe_accuracy(probe_accuracy):
     g = generator("05.1")
     fraction_hint = ("return the fraction of held-out examples whose predicted class is right, "
@@ -130,7 +132,9 @@ def _expect_labels(out, n: int, tried: str) -> torch.Tensor:
     return out
 
 
-@exercise("05.2", "control_labels", points=2, difficulty=2, minutes=15)
+@exercise("05.2", "control_labels", points=2, difficulty=2, minutes=15,
+          opt_out={"float64": "it returns int64 labels",
+                   "written by hand": "no built-in makes a control task"})
 def check_control_labels(control_labels):
     types = torch.tensor([7, 3, 7, 7, 3, 11])
     labels = torch.full((6,), 2)
@@ -210,7 +214,9 @@ def _expect_cav(out, d: int, tried: str) -> torch.Tensor:
                               "scikit-learn, coef_ has shape [1, d] and dtype float64")
 
 
-@exercise("05.3", "concept_activation_vector", points=2, difficulty=2, minutes=15)
+@exercise("05.3", "concept_activation_vector", points=2, difficulty=2, minutes=15,
+          opt_out={"float64": "its inputs and result are float32 by the spec",
+                   "written by hand": "scikit-learn's LogisticRegression is the intended classifier"})
 def check_concept_activation_vector(concept_activation_vector):
     g = generator("05.3")
     d, n = 20, 100
@@ -268,7 +274,11 @@ def check_concept_activation_vector(concept_activation_vector):
 
 # ---------------------------------------------------------------- 05.4
 
-@exercise("05.4", "tcav_score", points=1, difficulty=1, minutes=5)
+@exercise("05.4", "tcav_score", points=1, difficulty=1, minutes=5,
+          example=lambda g, dtype, device="cpu": (torch.randn(7, 3, generator=g, dtype=dtype).to(device),
+                                                  torch.randn(3, generator=g, dtype=dtype).to(device)),
+          opt_out={"float64": "it returns a fraction of rows; float32 counts the same rows but at exact ties",
+                   "written by hand": "a sign count needs no built-in"})
 def check_tcav_score(tcav_score):
     cav = torch.tensor([0.6, 0.8])
     gradients = torch.tensor([[1.0, 0.0], [0.0, -1.0], [-1.0, 1.0], [0.0, 0.0], [-2.0, 1.0], [3.0, 1.0]])
@@ -321,7 +331,10 @@ def _cka_hint(value: float) -> str:
             "‖YᵀX‖_F² / (‖XᵀX‖_F ‖YᵀY‖_F)")
 
 
-@exercise("05.5", "linear_cka", points=3, difficulty=2, minutes=20)
+@exercise("05.5", "linear_cka", points=3, difficulty=2, minutes=20,
+          example=lambda g, dtype, device="cpu": (torch.randn(10, 3, generator=g, dtype=dtype).to(device),
+                                                  torch.randn(10, 4, generator=g, dtype=dtype).to(device)),
+          opt_out={"written by hand": "no built-in computes CKA"})
 def check_linear_cka(linear_cka):
     number_hint = "return one number, e.g. with .item()"
     x = torch.tensor([[1.0], [2.0], [3.0], [4.0]])

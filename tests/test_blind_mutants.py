@@ -1,0 +1,106 @@
+"""Wrong code written blind: each check also rejects mistakes that nobody wrote beside it.
+
+tests/mutants/blind/ holds wrong answers written from the learner's notebook
+alone (its specs, docstrings and hints) by someone who had not read the checks,
+each labelled with a family: inplace, dtype, edge, builtin, random, subtle. The
+checks must reject them. The few they do not reject are listed below, each with
+its reason: either it is not wrong by the exercise's spec, or it is a gap still
+open. A new escape fails the suite, and so does a listed escape that a check
+now rejects (then the list is out of date).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import io
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from mi_helpers.checks import REGISTRY, ExerciseFailed
+
+BLIND = Path(__file__).parent / "mutants" / "blind"
+
+# name -> why a check may let it pass
+ACCEPTED = {
+    "MLPSeededInit": "not wrong by the spec: it seeds its own initialisation, which the spec leaves free",
+    "max_stable_lr_hessian_autograd": "not wrong by the spec: autograd's Hessian is the same matrix, and "
+                                      "02.6 teaches 2/λmax, not the Hessian",
+    "tcav_score_float32": "not wrong in effect: float32 dot products change a sign only at exact ties",
+}
+OPEN = {  # gaps that issue 8 still has to close
+    "channel_iou_float32": "float32 upsampling moves pixels across the threshold only at ties",
+    "best_channel_for_builtin": "uses run_with_cache, which 04.4's hint allows",
+    "best_channel_for_nan_scores": "no planted channel has an empty union",
+    "best_channel_for_fixed_quantile": "the check tries one quantile only",
+    "best_channel_for_fixed_layer": "the planted detectors do not depend on the layer",
+    "best_channel_for_leaky_hooks": "the check has no forward pass that raises",
+    "best_channel_for_per_image_threshold": "the planted data rank channels alike per image",
+    "probe_accuracy_seed_ignored": "the check's splits do not depend on the seed enough",
+    "probe_accuracy_classes_from_train": "every class occurs in every training split",
+    "probe_accuracy_full_standardise": "standardising with test statistics changes little on the check's data",
+    "probe_accuracy_test_unstandardised": "the check's features are already standardised",
+    "control_labels_float_ids": "the check's type ids survive a float round trip",
+    "concept_activation_vector_standardise_no_eps": "no constant feature in the check's activations",
+    "concept_activation_vector_standardised_weights": "the check's activations are isotropic",
+}
+
+
+def _load(number: str):
+    spec = importlib.util.spec_from_file_location(f"blind_nb{number}", BLIND / f"nb{number}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MUTANTS
+
+
+@functools.lru_cache(maxsize=None)
+def blind_mutants() -> list[tuple[str, object, str]]:
+    return [(ex_id, fn, family) for path in sorted(BLIND.glob("nb*.py"))
+            for ex_id, items in sorted(_load(path.stem[2:]).items()) for fn, family in items]
+
+
+def verdict(ex_id: str, fn) -> str | None:
+    """The check's message if it rejects fn, None if it lets it pass."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            REGISTRY[ex_id].check(fn)
+    except ExerciseFailed as failure:
+        return failure.message
+    return None
+
+
+CASES = blind_mutants()
+RESULTS: dict[str, tuple[str, bool]] = {}  # name -> (family, rejected), for the summary
+
+
+@pytest.mark.parametrize("exercise_id", sorted(REGISTRY))
+def test_every_exercise_has_two_blind_mutants(exercise_id):
+    assert sum(ex == exercise_id for ex, _, _ in CASES) >= 2
+
+
+@pytest.mark.parametrize(("exercise_id", "mutant", "family"), CASES,
+                         ids=[f"{e}-{m.__name__}" for e, m, _ in CASES])
+def test_blind_mutant(exercise_id, mutant, family):
+    message = verdict(exercise_id, mutant)
+    RESULTS[mutant.__name__] = (family, message is not None)
+    name = mutant.__name__
+    if name in ACCEPTED or name in OPEN:
+        assert message is None, f"{name} is now rejected: take it off the list of escapes ({message.splitlines()[0]})"
+    else:
+        assert message is not None, f"{exercise_id}'s check lets the blind mutant {name} ({family}) pass"
+        assert message.startswith(f"✘ {REGISTRY[exercise_id].title}:")
+
+
+def summary() -> list[str]:
+    if not RESULTS:
+        return []
+    total, rejected = Counter(), Counter()
+    for family, ok in RESULTS.values():
+        total[family] += 1
+        rejected[family] += ok
+    lines = [f"blind mutants: {sum(rejected.values())} of {sum(total.values())} rejected "
+             f"({len(ACCEPTED)} not wrong by the spec, {len(OPEN)} open)"]
+    lines += [f"  {family:8} {rejected[family]:3} of {total[family]:3}" for family in sorted(total)]
+    return lines
