@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from .core import (call, call_on_copies, exercise, expect, expect_number, expect_tensor,
+from .core import (EdgeCase, call, call_on_copies, exercise, expect, expect_number, expect_tensor,
                    fail, generator, show, single_number)
 
 
@@ -96,6 +96,27 @@ def check_probe_accuracy(probe_accuracy):
            tried=tried, expected="about 0.7", received=f"{results[0]:.3f}",
            hint="fit on the training part, predict the test part, compare with the test labels")
 
+    # The seed is used: with a weak signal and 40 test points, other splits give other accuracies.
+    X, y = X[:160], y[:160]
+    tried = "160 of those points, seeds 0 to 5"
+    by_seed = {_fraction(call_on_copies(probe_accuracy, X, y, seed=s, tried=tried + f" (seed {s})"), tried,
+                         "the held-out accuracy", fraction_hint) for s in range(6)}
+    expect(len(by_seed) > 1, "six different seeds give the same accuracy: your function ignores `seed`.",
+           tried=tried, expected="different splits, so (on a weak signal) different accuracies",
+           received=f"{by_seed.pop():.4f} every time",
+           hint="pass the seed on: train_test_split(features, labels, test_fraction=test_fraction, seed=seed)")
+
+    # Features far from 0: the test part must be standardised with the training statistics too.
+    X, y = _clusters(g, 200, 4, 2)
+    X = X * 0.05 + 300.0
+    tried = ("200 points in 4 dims, two clusters, every feature near 300 with a spread of 0.05 (raw "
+             "activations are rarely centred)")
+    accuracy = _fraction(call_on_copies(probe_accuracy, X, y, tried=tried), tried, "the held-out accuracy", fraction_hint)
+    expect(accuracy >= 0.95, "the probe fails on separable classes whose features are far from 0.", tried=tried,
+           expected="held-out accuracy ≥ 0.95", received=f"{accuracy:.3f}",
+           hint="standardise the test features with the TRAINING mean and standard deviation, the same "
+                "transformation the probe was fitted on")
+
     # Memorisation: more dimensions than examples, labels that mean nothing.
     n, d = 400, 800
     X = torch.randn(n, d, generator=g)
@@ -132,7 +153,20 @@ def _expect_labels(out, n: int, tried: str) -> torch.Tensor:
     return out
 
 
+def _hash_like_types():
+    types = 2 ** 40 + torch.arange(200)  # 200 different types, ids that float32 cannot tell apart
+    return types, torch.arange(200) % 2
+
+
 @exercise("05.2", "control_labels", points=2, difficulty=2, minutes=15,
+          edge_cases=(
+              EdgeCase("200 types with hash-like ids 2⁴⁰ + 0 … 2⁴⁰ + 199, labels half 0 and half 1",
+                       _hash_like_types,
+                       lambda out, args: None if isinstance(out, torch.Tensor) and out.numel() == 200
+                       and len(set(out.tolist())) > 1 else "expected 200 independent draws, not one label for all",
+                       hint="keep the ids as int64: in float32, ids above 2²⁴ that differ by a little become "
+                            "the same number, and different types merge"),
+          ),
           opt_out={"float64": "it returns int64 labels",
                    "written by hand": "no built-in makes a control task"})
 def check_control_labels(control_labels):
@@ -214,7 +248,23 @@ def _expect_cav(out, d: int, tried: str) -> torch.Tensor:
                               "scikit-learn, coef_ has shape [1, d] and dtype float64")
 
 
+def _with_constant_feature():
+    g = torch.Generator().manual_seed(5303)
+    concept = torch.randn(30, 3, generator=g) + torch.tensor([2.0, 0.0, 0.0])
+    random_ = torch.randn(30, 3, generator=g)
+    concept[:, 2] = random_[:, 2] = 1.0  # a unit that is always on
+    return concept, random_
+
+
 @exercise("05.3", "concept_activation_vector", points=2, difficulty=2, minutes=15,
+          edge_cases=(
+              EdgeCase("a feature that is 1.0 for every example, concept shifted along the first feature",
+                       _with_constant_feature,
+                       lambda out, args: None if isinstance(out, torch.Tensor) and out.shape == (3,)
+                       and float(out[0]) > 0.5 else "expected a unit vector mostly along the first feature",
+                       hint="a constant feature has standard deviation 0: standardise with std + 1e-6, or fit "
+                            "on the raw activations"),
+          ),
           opt_out={"float64": "its inputs and result are float32 by the spec",
                    "written by hand": "scikit-learn's LogisticRegression is the intended classifier"})
 def check_concept_activation_vector(concept_activation_vector):
