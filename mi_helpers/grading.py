@@ -34,6 +34,7 @@ from typing import Callable
 import nbformat
 import zmq
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -261,6 +262,7 @@ def execute(nb, *, judge: Callable[[int, "nbformat.NotebookNode", KernelChannel]
         index = 0
         try:
             with client.setup_kernel(**({"env": env} if env else {})):
+                _drop_unreadable_messages(client.kc)
                 channel = KernelChannel(client, box.inbox)
                 watch = MemoryWatch(_kernel_pid(client) or 0, memory_limit_mb)
                 if watch.pid:
@@ -284,7 +286,8 @@ def execute(nb, *, judge: Callable[[int, "nbformat.NotebookNode", KernelChannel]
                     position = len(nb.cells)
                     why = f"was not run: the notebook passed the total limit of {total_timeout:.0f} s"
                     failed.update({i: ("timed out", why) for i in range(index, len(nb.cells)) if i in graded})
-                except (CellTimeoutError, DeadKernelError, RuntimeError, KernelDied, RemoteTimeout) as exc:
+                except (CellTimeoutError, DeadKernelError, KernelDied, RemoteTimeout, Exception) as exc:
+                    # Exception: whatever else nbclient raises on a kernel gone wrong is that cell's crash
                     if watch is not None and watch.killed:
                         failed[index] = ("out of memory", f"used more than {memory_limit_mb:.0f} MB of memory")
                     elif isinstance(exc, (CellTimeoutError, RemoteTimeout)):
@@ -302,6 +305,26 @@ def execute(nb, *, judge: Callable[[int, "nbformat.NotebookNode", KernelChannel]
                 peak_mb = max(peak_mb, watch.stop())
             box.close()
     return Execution(time.perf_counter() - started, peak_mb, restarts, failed)
+
+
+def _drop_unreadable_messages(kc) -> None:
+    """Messages from the kernel that fail their signature or do not parse are dropped, not raised.
+
+    The learner's code shares the kernel's sockets: a forked child, or a cell
+    writing to them, can send garbage, which must not stop the grader.
+    """
+    for channel in (kc.iopub_channel, kc.shell_channel):
+        receive = channel.get_msg
+
+        async def get_msg(*args, _receive=receive, **kwargs):
+            for _ in range(10_000):
+                try:
+                    return await ensure_async(_receive(*args, **kwargs))
+                except ValueError:
+                    continue
+            raise DeadKernelError("the kernel sends only unreadable messages")
+
+        channel.get_msg = get_msg
 
 
 def _kernel_pid(client: NotebookClient) -> int | None:
