@@ -34,19 +34,50 @@ class StripMentorNotes(NbGraderPreprocessor):  # nbgrader's base: enabled, unlik
 
 
 class FlagTamperedCells(OverwriteCells):
-    """nbgrader's OverwriteCells, which also marks the test cells it had to restore or re-add."""
+    """nbgrader's OverwriteCells, which also marks the test cells it had to restore or re-add.
+
+    It also repairs what would stop nbgrader itself: a cell whose grade id the
+    gradebook does not know loses its grading metadata (nbgrader would otherwise
+    fail on the whole submission), and a course cell whose grade/solution flags
+    were changed gets them back before nbgrader compares checksums.
+    """
+
+    def _known(self, gid: str) -> bool:
+        try:
+            self.gradebook.find_source_cell(gid, self.notebook_id, self.assignment_id)
+            return True
+        except MissingEntry:
+            return False
+
+    def _restore_flags(self, cell, gid: str) -> bool:
+        """Put back the course's grade/solution flags on a known cell; True if they had been changed."""
+        flags = {}
+        for flag, find in (("grade", self.gradebook.find_graded_cell), ("solution", self.gradebook.find_solution_cell)):
+            try:
+                find(gid, self.notebook_id, self.assignment_id)
+                flags[flag] = True
+            except MissingEntry:
+                flags[flag] = False
+        meta = cell.metadata.nbgrader
+        changed = any(bool(meta.get(flag)) != value for flag, value in flags.items())
+        meta.update(flags)
+        return changed
 
     def preprocess_cell(self, cell, resources, cell_index):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            return cell, resources
+        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        if not isinstance(gid, str) or not self._known(gid):
+            del cell.metadata["nbgrader"]  # not one of the course's cells: an ordinary cell, graded as nothing
+            return cell, resources
         edited = False
-        gid = grade_id(cell)
-        if gid and gid.startswith("test_"):
-            try:
-                source = self.gradebook.find_source_cell(gid, self.notebook_id, self.assignment_id)
-                # The gradebook holds the test cell with its hidden tests; the learner's copy has
-                # them only if it is the instructor's own version. visible_source drops them.
-                edited = not is_test_cell(cell) or visible_source(cell.source) != visible_source(source.source)
-            except MissingEntry:
-                pass
+        if gid.startswith("test_"):
+            source = self.gradebook.find_source_cell(gid, self.notebook_id, self.assignment_id)
+            # The gradebook holds the test cell with its hidden tests; the learner's copy has
+            # them only if it is the instructor's own version. visible_source drops them.
+            edited = not is_test_cell(cell) or visible_source(cell.source) != visible_source(source.source)
+        edited = self._restore_flags(cell, gid) and gid.startswith("test_") or edited
         cell, resources = super().preprocess_cell(cell, resources, cell_index)
         if edited:
             cell.metadata[TAMPERED] = "edited"
