@@ -158,13 +158,14 @@ class Sandbox:
             made.update(str(p) for p in parents)
             return [arg for p in parents for arg in ("--perms", "0755", "--dir", str(p))] + [kind, str(path), str(path)]
 
+        # the private /tmp first: what is bound below comes after it, even a checkout that lives in /tmp
+        cmd += ["--proc", "/proc", "--dev", "/dev",
+                "--perms", "1777", "--size", str(TMP_MB * 2 ** 20), "--tmpfs", "/tmp"]
+        made.add("/tmp")
         for root in _python_roots():
             if not any(str(root) == d or str(root).startswith(d + "/") for d in SYSTEM_DIRS):
                 cmd += mount("--ro-bind", root)
         cmd += mount("--ro-bind", PACKAGE_DIR)
-        cmd += ["--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--size", str(TMP_MB * 2 ** 20), "--tmpfs", "/tmp"]
-        made.add("/tmp")
         cmd += mount("--bind", self.scratch) + mount("--bind", self.ipc) + mount("--ro-bind", self.inbox)
         cmd += ["--chdir", str(self.scratch), "--clearenv"]
         environment = {
