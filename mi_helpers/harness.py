@@ -144,7 +144,8 @@ def tripwires(names):
 
 # ------------------------------------------------------------------ what a call did besides returning
 
-def _bits(t: torch.Tensor) -> torch.Tensor:
+def tensor_bits(t: torch.Tensor) -> torch.Tensor:
+    """A tensor's bytes, to compare bit for bit (NaN equals NaN); empty on the meta device, which has none."""
     t = t.detach()
     if t.device.type == "meta":
         return torch.empty(0)
@@ -156,14 +157,14 @@ def _hook_counts(model: nn.Module) -> dict:
 
 
 def _state(model: nn.Module) -> dict:
-    return {k: _bits(v) for k, v in model.state_dict(keep_vars=True).items()}
+    return {k: tensor_bits(v) for k, v in model.state_dict(keep_vars=True).items()}
 
 
 def _before(args: tuple, kwargs: dict) -> dict:
     seen = {}
     for key, value in [*enumerate(args), *kwargs.items()]:
         if isinstance(value, torch.Tensor):
-            seen[key] = ("tensor", tuple(value.shape), value.dtype, _bits(value))
+            seen[key] = ("tensor", tuple(value.shape), value.dtype, tensor_bits(value))
         elif isinstance(value, nn.Module):
             seen[key] = ("module", _state(value), value.training)
     return seen
@@ -176,13 +177,13 @@ def _after(args: tuple, kwargs: dict, seen: dict) -> list:
             continue
         record = seen[key]
         if record[0] == "tensor" and isinstance(value, torch.Tensor):
-            if (tuple(value.shape), value.dtype) != record[1:3] or not torch.equal(_bits(value), record[3]):
+            if (tuple(value.shape), value.dtype) != record[1:3] or not torch.equal(tensor_bits(value), record[3]):
                 changes.append([key, "tensor", value])
         elif record[0] == "module" and isinstance(value, nn.Module):
             old_state = record[1]
             new_state = value.state_dict(keep_vars=True)
             changed = {k: v.detach() for k, v in new_state.items()
-                       if k not in old_state or not torch.equal(_bits(v), old_state[k])}
+                       if k not in old_state or not torch.equal(tensor_bits(v), old_state[k])}
             changes.append([key, "module", {"hooks": _hook_counts(value), "state": changed,
                                             "training": {n: m.training for n, m in value.named_modules()}}])
     return changes

@@ -32,7 +32,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..harness import ForbiddenBuiltin, forbidden_alias, tripwires
+from ..harness import ForbiddenBuiltin, forbidden_alias, tensor_bits, tripwires
 from ..remote import FORBIDDEN, Remote, RemoteError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -153,6 +153,11 @@ class Contracts:
         return name not in self.opt_out
 
 
+# "Without autograd": every way into it that a learner meets (exercises that ask for a gradient by hand)
+AUTOGRAD = ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
+            "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian", "torch.func.grad",
+            "torch.func.jacrev", "torch.func.jacfwd", "torch.func.hessian", "torch.func.vjp")
+
 CONTRACT_NAMES = ("inputs unchanged", "float64", "meta device", "edge cases", "written by hand")
 _CURRENT: contextvars.ContextVar["Exercise | None"] = contextvars.ContextVar("exercise", default=None)
 
@@ -230,14 +235,6 @@ def _learner_frames(exc: BaseException) -> str:
     return "\n".join(lines)
 
 
-def _bits(t: torch.Tensor) -> torch.Tensor | None:
-    """A tensor's bytes, to compare bit for bit (NaN equals NaN); None on the meta device."""
-    t = t.detach()
-    if t.device.type == "meta":
-        return None
-    return t.cpu().contiguous().reshape(-1).view(torch.uint8).clone()
-
-
 def _tensor_arguments(args: tuple, kwargs: dict) -> list[tuple[str, torch.Tensor]]:
     """(how to name it, tensor) for every tensor argument, and every tensor in a list, tuple or dict argument."""
     found = []
@@ -267,7 +264,7 @@ def call(fn: Callable[..., Any], *args: Any, tried: str, hint_if_raised: str = "
     """
     ex = _CURRENT.get()
     contracts = ex.contracts if ex is not None and ex.contracts is not None else Contracts()
-    watched = [(name, t, _bits(t)) for name, t in _tensor_arguments(args, kwargs)] \
+    watched = [(name, t, tensor_bits(t)) for name, t in _tensor_arguments(args, kwargs)] \
         if contracts.applies("inputs unchanged") else []
     forbidden = FORBIDDEN.get()
     try:
@@ -295,7 +292,7 @@ def call(fn: Callable[..., Any], *args: Any, tried: str, hint_if_raised: str = "
         failure.parts["detail"] = _learner_frames(exc)
         raise failure from None
     for name, tensor, before in watched:
-        if before is not None and not torch.equal(_bits(tensor), before):
+        if not torch.equal(tensor_bits(tensor), before):
             raise _Failure(f"your function changed its input in place ({name}, {describe(tensor)}).",
                            tried=tried, expected="every input left exactly as it was",
                            hint="an in-place operation (x -= ..., x[...] = ..., x.add_(...), x /= x.norm()) "

@@ -18,14 +18,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .core import (EdgeCase, call, call_on_copies, close_to, describe, detached, exercise, expect, expect_close,
+from .core import (AUTOGRAD, EdgeCase, call, call_on_copies, close_to, describe, detached, exercise, expect,
+                   expect_close,
                    expect_gradient_pair, expect_number, expect_tensor, fail, generator, show,
                    single_number)
-
-# "Without autograd": every way into it that a learner meets
-AUTOGRAD = ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
-            "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian", "torch.func.grad",
-            "torch.func.jacrev", "torch.func.jacfwd", "torch.func.hessian", "torch.func.vjp")
 
 
 def _data(g, dtype, device, n=10, d=3):

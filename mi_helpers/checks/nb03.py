@@ -20,7 +20,7 @@ from torch import nn
 
 from ..data import train_test_split, two_moons
 from ..train import train
-from .core import (EdgeCase, call, call_on_copies, close_to, describe, exercise, expect, expect_close,
+from .core import (AUTOGRAD, EdgeCase, call, call_on_copies, close_to, describe, exercise, expect, expect_close,
                    expect_gradient_pair, expect_number, expect_tensor, fail, generator, inside, is_instance,
                    show, single_number)
 
@@ -86,8 +86,6 @@ def _gradient_through(fn, inputs: tuple, wrt: int, tried: str, what: str) -> tor
 
 # ---------------------------------------------------------------- contracts' inputs
 
-AUTOGRAD = ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
-            "torch.autograd.functional.jacobian", "torch.func.grad", "torch.func.jacrev", "torch.func.vjp")
 
 
 def _labels(g, n, dtype, device):
