@@ -32,17 +32,17 @@ ACCEPTED = {
     "best_channel_for_builtin": "not wrong by the spec: it records with run_with_cache, which 04.4's hint allows",
     "probe_accuracy_classes_from_train": "not wrong in effect: a probe fitted with scikit-learn, as the spec "
                                          "suggests, cannot predict a class its training part never saw either",
+    "channel_iou_float32": "not wrong by the spec: the solution upsamples in float32 too, and a count of pixels "
+                           "over a threshold changes with float32 only at ties",
+    "best_channel_for_nan_scores": "wrong in channel_iou, where 04.3 rejects it (channel_iou_no_guard); 04.4 "
+                                   "calls the learner's own channel_iou and grades the search over channels",
+    "best_channel_for_per_image_threshold": "wrong in channel_iou, where 04.3 rejects it (channel_iou_per_image); "
+                                            "04.4 grades the search over channels",
+    "probe_accuracy_full_standardise": "wrong by the spec but not in effect: a linear probe's predictions do not "
+                                       "change when all rows are shifted and scaled alike, so test statistics "
+                                       "reach the accuracy only through the weak regularisation",
 }
-OPEN = {  # gaps that issue 8 still has to close
-    "channel_iou_float32": "float32 upsampling moves pixels across the threshold only at ties",
-    "best_channel_for_nan_scores": "no planted channel has an empty union",
-    "best_channel_for_fixed_quantile": "the check tries one quantile only",
-    "best_channel_for_fixed_layer": "the planted detectors do not depend on the layer",
-    "best_channel_for_leaky_hooks": "the check has no forward pass that raises",
-    "best_channel_for_per_image_threshold": "the planted data rank channels alike per image",
-    "probe_accuracy_full_standardise": "standardising with test statistics changes little on the check's data",
-    "concept_activation_vector_standardised_weights": "the check's activations are isotropic",
-}
+OPEN: dict[str, str] = {}  # gaps still to close: none
 
 
 def _load(number: str):
@@ -98,6 +98,6 @@ def summary() -> list[str]:
         total[family] += 1
         rejected[family] += ok
     lines = [f"blind mutants: {sum(rejected.values())} of {sum(total.values())} rejected "
-             f"({len(ACCEPTED)} not wrong by the spec, {len(OPEN)} open)"]
+             f"({len(ACCEPTED)} let through with a stated reason, {len(OPEN)} open)"]
     lines += [f"  {family:8} {rejected[family]:3} of {total[family]:3}" for family in sorted(total)]
     return lines

@@ -131,23 +131,23 @@ def check_record_activations(record_activations):
     model = seeded_cnn(4003)
     names = ["conv1", "relu2", "fc"]
     bad = torch.randn(2, 1, 12, 12, generator=g)
-    _expect_clean_failure(record_activations, model, bad, names, what="the model's forward pass",
+    _expect_clean_failure(record_activations, (model, bad, names), model, what="the model's forward pass",
                           tried=f"a SmallCNN built for 8 × 8 images, x of shape (2, 1, 12, 12), layer_names = "
                                 f"{names}: conv1 and relu2 run, then fc raises a RuntimeError (144 features "
                                 "instead of 64)")
 
     # a name that does not exist, after two that do
     names = ["conv1", "relu2", "conv9"]
-    _expect_clean_failure(record_activations, model, x, names, what="looking up 'conv9'",
+    _expect_clean_failure(record_activations, (model, x, names), model, what="looking up 'conv9'",
                           tried=f"x of shape (5, 1, 8, 8), layer_names = {names}: the model has no 'conv9', "
                                 "so finding it raises an AttributeError after two hooks are on")
 
 
-def _expect_clean_failure(record_activations, model, x, names, *, what: str, tried: str) -> None:
-    """The learner's recorder must pass the error on and leave no hook on the model."""
+def _expect_clean_failure(fn, args: tuple, model, *, what: str, tried: str) -> None:
+    """The learner's ``fn(*args)`` must pass the error on and leave no hook on the model."""
     raised = None
     try:
-        record_activations(model, x, names)
+        fn(*args)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # expected: the model's own error, passed on
@@ -400,9 +400,53 @@ def _planted_model(seed: int, red: int, blue: int, loud: int) -> SmallCNN:
     return model
 
 
+class _Planted(nn.Module):
+    """A layer that outputs activation maps the check planted, whatever the input."""
+
+    def __init__(self, maps: torch.Tensor):
+        super().__init__()
+        self.register_buffer("maps", maps)
+
+    def forward(self, x):
+        return self.maps[: x.shape[0]].clone()
+
+
+class _PlantedLayers(nn.Module):
+    """A stand-in for a CNN: layers relu1 and relu2 give planted maps; with ``broken``, the forward
+    pass raises after both have run (as a model fed the wrong input size does)."""
+
+    def __init__(self, relu1: torch.Tensor, relu2: torch.Tensor, broken: bool = False):
+        super().__init__()
+        self.relu1, self.relu2, self.broken = _Planted(relu1), _Planted(relu2), broken
+
+    def forward(self, x):
+        a, b = self.relu1(x), self.relu2(x)
+        if self.broken:
+            raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (the check's broken model)")
+        return torch.cat([a.flatten(1), b.flatten(1)], dim=1)
+
+
+def _planted_layer(g, mask: torch.Tensor, broad: int, sharp: int, channels: int = 6) -> torch.Tensor:
+    """Maps [n, channels, H, W] in which channel ``broad`` covers the whole concept but also spikes
+    on a few pixels outside it, and channel ``sharp`` fires on a quarter of the concept only.
+
+    At a low quantile (0.5) the broad channel matches best (IoU about 0.8 against 0.35); at a high
+    one (0.9) its spikes take the top of its range and the sharp channel wins (0.25 against 0.1).
+    The other channels are noise."""
+    noise = lambda: 0.05 * torch.randn(mask.shape, generator=g)  # noqa: E731
+    maps = torch.stack([noise() for _ in range(channels)], dim=1)
+    u = torch.rand(mask.shape, generator=g)
+    spikes = (~mask) & (torch.rand(mask.shape, generator=g) < 0.08)
+    maps[:, broad] = torch.where(mask, 2.0 + 0.1 * u, torch.where(spikes, 5.0 + u, noise()))
+    quarter = mask & (torch.rand(mask.shape, generator=g) < 0.25)
+    maps[:, sharp] = torch.where(quarter, 3.0 + 0.1 * u, noise())
+    return maps
+
+
 @exercise("04.4", "best_channel_for", points=2, difficulty=2, minutes=15,
           opt_out={"float64": "it returns a channel index",
-                   "edge cases": "the check plants detectors and a loud channel in two layers",
+                   "edge cases": "the check plants detectors, a loud channel, maps whose best channel "
+                                 "depends on the quantile and the layer, and a forward pass that raises",
                    "written by hand": "its hint allows mi_helpers.hooks.run_with_cache for the recording"})
 def check_best_channel_for(best_channel_for):
     g = generator("04.4")
@@ -434,3 +478,28 @@ def check_best_channel_for(best_channel_for):
                     "fire: dissection asks where a channel is on, and whether that matches the concept")
         expect(int(out) == planted, f"the check planted a '{colour}' detector, and your function did not find it.",
                tried=tried, expected=f"channel {planted}", received=f"channel {out}", hint=hint)
+
+    # maps planted layer by layer, whose best channel depends on the quantile and the layer asked for
+    mask = torch.rand(40, 16, 16, generator=g) < 0.4
+    order = torch.randperm(6, generator=g).tolist()
+    model = _PlantedLayers(_planted_layer(g, mask, order[0], order[1]), _planted_layer(g, mask, order[2], order[3]))
+    images = torch.zeros(40, 3, 16, 16)
+    for layer, q, planted, why in (
+            ("relu1", 0.5, order[0], "covers the whole concept, with a few spikes outside it"),
+            ("relu1", 0.9, order[1], "fires on a quarter of the concept only, but never outside it"),
+            ("relu2", 0.9, order[3], "fires on a quarter of the concept only, but never outside it")):
+        tried = (f"a stand-in model whose layers relu1 and relu2 output maps the check planted "
+                 f"(40 images, 6 channels, 16 × 16), layer = '{layer}', quantile = {q}")
+        out = call(best_channel_for, model, images, mask, layer, q, tried=tried)
+        if isinstance(out, torch.Tensor) and out.numel() == 1 and not out.is_floating_point():
+            out = int(out)
+        expect(isinstance(out, numbers.Integral) and not isinstance(out, bool) and int(out) == planted,
+               f"at quantile {q}, the best channel of {layer} is the one that {why}; your function chose "
+               "another.", tried=tried, expected=f"channel {planted}", received=describe(out),
+               hint="record the layer you are given (not a fixed one) and pass the quantile you are given "
+                    "on to channel_iou: which channel matches best depends on both")
+    broken = _PlantedLayers(model.relu1.maps, model.relu2.maps, broken=True)
+    _expect_clean_failure(best_channel_for, (broken, images, mask, "relu2", 0.9), broken,
+                          what="the model's forward pass",
+                          tried="a stand-in model whose forward pass raises a RuntimeError after relu1 and "
+                                "relu2 have run, layer = 'relu2'")

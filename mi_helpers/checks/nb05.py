@@ -328,6 +328,22 @@ def check_concept_activation_vector(concept_activation_vector):
                 "noise is correlated: the classifier's normal, about (1, −1), is. Fit a logistic regression, "
                 "without regularising it heavily, and use its weight vector")
 
+    # Features on different scales: the CAV lives in the activations' own axes, not in standardised ones.
+    scale = torch.tensor([3.0, 0.3])
+    acts_concept = torch.randn(500, 2, generator=g) * scale + 2.0 * scale
+    acts_random = torch.randn(500, 2, generator=g) * scale
+    best = (2.0 / scale) / (2.0 / scale).norm()  # the separating normal: shift / variance, per feature
+    tried = ("500 concept and 500 random activations in 2 dims with stds 3 and 0.3; the concept ones are "
+             "shifted by 2 stds along each feature (by 6 and by 0.6)")
+    cav = _expect_cav(call_on_copies(concept_activation_vector, acts_concept, acts_random, tried=tried), 2, tried)
+    cosine = float(cav @ best) / max(float(cav.norm()), 1e-12)
+    expect(cosine >= 0.93, "the CAV does not point along the best separating direction in the activations' "
+           "own axes.", tried=tried, expected=f"cos(CAV, {show(best)}) ≥ 0.93 (a logistic regression: 0.99)",
+           received=f"cos = {cosine:.3f}, CAV = {show(cav)}",
+           hint="if you standardise the features to fit the classifier, its weights live in standardised "
+                "units: divide them by the features' standard deviations to bring them back (or fit on the "
+                "raw activations)")
+
 
 # ---------------------------------------------------------------- 05.4
 
