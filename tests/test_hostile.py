@@ -8,9 +8,9 @@ One module-scoped fixture grades every kind of :mod:`hostile` twice:
 - in a temporary nbgrader classroom built like tests/test_nbgrader.py's: an honest student is
   autograded first, alone; then every hostile submission in one ``nbgrader autograde`` run (the honest
   student excluded, so that a gradebook rewritten later shows as a changed earlier grade);
-- with ``mi-grade`` (``python -m mi_helpers.cli``), one subprocess per kind, two at a time; the kinds
-  that write shared files (``Kind.last``) are graded after nbgrader, one at a time, so that a grader
-  that lets them write cannot change the grades of other kinds.
+- with ``mi-grade`` (``python -m mi_helpers.cli``), one subprocess per kind, two at a time, beside the
+  nbgrader run; the kinds that write shared files (``Kind.last``) are graded after it, one at a time,
+  so that a grader that lets them write cannot change the grades of other kinds.
 
 Every grader runs under a small reaper (REAPER below), in a PID namespace of its own where the
 machine allows it (root: ``unshare --pid``): the reaper reports the processes that outlived their
@@ -19,9 +19,9 @@ namespace. Before and after, the test hashes every file git tracks in the reposi
 the package, and the classroom's source/, release/ and the honest student's files, and lists the
 machine's processes.
 
-What changed is blamed on the phase it changed in: mi-grade on the kinds that write no shared file,
-then nbgrader on every kind, then mi-grade on each kind that does, alone. After each phase the files
-and the honest student's grade are put back, so that the next phase starts clean.
+What changed is blamed on the phase it changed in: nbgrader on every kind together with mi-grade on
+the kinds that write no shared file, then mi-grade on each kind that does, alone. After each phase the
+files and the honest student's grade are put back, so that the next phase starts clean.
 
 WARNING. Against a grader that does not sandbox the learner's kernel these attacks really happen:
 files of the repository are overwritten (the fixture puts them back after each phase, from its copy
@@ -32,7 +32,7 @@ clone>, which an unsandboxed kernel inherits; a sandboxed kernel imports mi_help
 environment was installed, so give the clone its own ``pip install -e .``.
 
 Options, for speed: a cell may run CELL_TIMEOUT_S seconds under both graders; every hostile loop is
-bounded. The module takes about ten minutes on two cores.
+bounded. The module takes about eight minutes on two cores.
 """
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ NBGRADER_LIMIT_S = 1800  # the nbgrader run of all hostile submissions is killed
 GRACE_S = 5  # a process alive this long after its parent (or the grader) ended was left behind
 WORKERS = 2  # mi-grade runs at a time
 GRADERS = ("mi-grade", "nbgrader")
+FIRST_PHASE = "nbgrader and mi-grade"
 NAME = notebook_path(SOLUTIONS, NB).stem  # 00_orientation: the assignment and notebook name
 
 REAPER = r'''
@@ -377,8 +378,8 @@ class World:
     reaper: Path
     outcomes: dict = field(default_factory=dict)  # (kind name, grader) -> Outcome
     skipped: dict = field(default_factory=dict)  # kind name -> why
-    # What changed, by phase: "mi-grade" (the kinds that write no shared file), "nbgrader" (every
-    # kind), then "mi-grade <kind>" for each kind graded last. Files and the honest grade are put
+    # What changed, by phase: FIRST_PHASE (nbgrader on every kind, beside mi-grade on the kinds that
+    # write no shared file), then "mi-grade <kind>" for each kind graded last. Files and the honest grade are put
     # back after each phase.
     damage: dict = field(default_factory=dict)  # phase -> {"repo/..." or "course/...": how}
     honest_damage: dict = field(default_factory=dict)  # phase -> [str]
@@ -390,9 +391,7 @@ class World:
     seconds: dict = field(default_factory=dict)
 
     def phase_of(self, kind: Kind, grader: str) -> str:
-        if grader == "nbgrader":
-            return "nbgrader"
-        return f"mi-grade {kind.name}" if kind.last else "mi-grade"
+        return f"mi-grade {kind.name}" if grader == "mi-grade" and kind.last else FIRST_PHASE
 
     def changed_in(self, kind: Kind, grader: str) -> dict[str, str]:
         return self.damage.get(self.phase_of(kind, grader), {})
@@ -567,17 +566,19 @@ def world(tmp_path_factory):
             note = f"mi-grade {run.ended()}: {tail(run.stderr, 3)}"
         w.outcomes[(k.name, "mi-grade")] = Outcome(points, run, run.left, note)
 
-    # Three phases, one after the other, each checked and repaired before the next: mi-grade on the
-    # kinds that write no shared file, two at a time; nbgrader on every kind; mi-grade on the kinds
-    # that write shared files, one at a time. (Overlapping them would let a kind that a grader lets
-    # write the package change the grades of kinds graded beside it.)
+    # Two phases, each checked and repaired before the next: first nbgrader on every kind and, beside
+    # it, mi-grade on the kinds that write no shared file, two at a time (three graders on two cores
+    # keep both busy); then mi-grade on the kinds that write shared files, one at a time, alone. A grader
+    # that let a kind of the first phase write the package could change the grades of kinds graded
+    # beside it: the test then fails on the changed files, blamed on the first phase as a whole.
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        list(pool.map(mi_grade, [k for k in kinds if not k.last]))
-    w.seconds["mi-grade"] = time.perf_counter() - t0
-    w.check_and_repair("mi-grade", before, backup)
-    nbgrader_all()
-    w.check_and_repair("nbgrader", before, backup)
+    with ThreadPoolExecutor(max_workers=WORKERS + 1) as pool:
+        nbgrader_done = pool.submit(nbgrader_all)
+        for done in [pool.submit(mi_grade, k) for k in kinds if not k.last]:
+            done.result()
+        w.seconds["mi-grade"] = time.perf_counter() - t0
+        nbgrader_done.result()
+    w.check_and_repair(FIRST_PHASE, before, backup)
     t1 = time.perf_counter()
     for k in kinds:
         if k.last:
