@@ -108,3 +108,46 @@ def bars(values, *, labels: Sequence[str], title: str, xlabel: str, ylabel: str,
     ax.set_xticks(range(len(labels)), labels)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return ax
+
+
+def attention_patterns(pattern, *, tokens=None, heads: Sequence[int] | None = None,
+                       title: str | None = None, layer: int | None = None, axes=None):
+    """Attention patterns as heatmaps, one per head in a row: ``pattern`` is [head, q, k] or [q, k].
+
+    Row q of a head's map is where query position q looks (it sums to 1; the upper triangle
+    is 0 in a causal model). ``tokens`` (strings or ints, one per position) label both axes;
+    ``heads`` picks which heads to draw (all by default); ``layer`` names them "L1H0" and so on.
+    ``title`` goes above the row (default "attention patterns[, layer L]"); ``axes`` draws into
+    existing Axes, one per head, instead of a new figure.
+    Returns the array of Axes, one per head drawn.
+    """
+    p = _numpy(pattern)
+    if p.ndim == 2:
+        p = p[None]
+    if p.ndim != 3:
+        raise ValueError(f"pattern must be [head, query_pos, key_pos] or [query_pos, key_pos], got shape {p.shape}")
+    heads = list(range(p.shape[0])) if heads is None else list(heads)
+    if axes is None:
+        size = min(6.0, 2.0 + 0.1 * p.shape[-1])
+        _, axes = plt.subplots(1, len(heads), figsize=(size * len(heads) + 1.0, size), squeeze=False,
+                               constrained_layout=True)
+    axes = np.asarray(axes).reshape(-1)
+    labels = None
+    if tokens is not None:
+        labels = [str(t) for t in (tokens.tolist() if hasattr(tokens, "tolist") else list(tokens))]
+        if len(labels) != p.shape[-1]:
+            raise ValueError(f"{len(labels)} tokens for {p.shape[-1]} positions: give one label per position")
+    image = None
+    for ax, head in zip(axes, heads):
+        image = ax.imshow(p[head], cmap="Blues", vmin=0.0, vmax=1.0, aspect="equal")
+        name = f"L{layer}H{head}" if layer is not None else f"head {head}"
+        ax.set(title=name, xlabel="key position (attended to)", ylabel="query position")
+        if labels is not None:
+            ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+            ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    if image is not None:
+        axes[0].figure.colorbar(image, ax=list(axes[:len(heads)]), shrink=0.8, label="attention weight")
+    if title is None:
+        title = "attention patterns" if layer is None else f"attention patterns, layer {layer}"
+    axes[0].figure.suptitle(title)
+    return axes[:len(heads)]
