@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import os
 import pickle
 import random
 import traceback
+import types
 from pathlib import Path
 
 import numpy as np
@@ -97,19 +99,72 @@ def forbidden_objects(names) -> dict[int, str]:
     return found
 
 
+LIBRARY_MODULES = ("torch", "numpy", "sklearn", "builtins", "abc", "typing", "collections", "enum")
+
+
+def _functions(fn):
+    """``fn`` itself, or every method a class (or the class of an instance) defines itself.
+
+    A class's code lives in its methods, and a module is called through ``forward``; library classes
+    in its ancestry (``nn.Module``) are not the learner's and are skipped.
+    """
+    if isinstance(getattr(fn, "__code__", None), types.CodeType):
+        return [fn]
+    if inspect.ismethod(fn):
+        return _functions(fn.__func__)
+    found = []
+    for klass in getattr(fn if isinstance(fn, type) else type(fn), "__mro__", ()):
+        if str(getattr(klass, "__module__", "")).split(".")[0] in LIBRARY_MODULES:
+            continue
+        for value in vars(klass).values():
+            value = getattr(value, "__func__", value)  # staticmethod, classmethod
+            for part in (value.fget, value.fset) if isinstance(value, property) else (value,):
+                if isinstance(getattr(part, "__code__", None), types.CodeType):
+                    found.append(part)
+    return found
+
+
 def forbidden_alias(fn, names) -> str | None:
-    """The forbidden built-in that ``fn`` reaches through a name of its own module (``from torch import cdist``)."""
+    """The forbidden built-in that ``fn`` reaches through a name of its own module (``from torch import cdist``)
+    or of an enclosing function.
+
+    ``fn`` may be a function, a class or an instance: for the last two every method is looked through.
+    """
     objects = forbidden_objects(names)
-    code, scope = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
-    if not objects or code is None or scope is None:
+    if not objects:
         return None
-    stack = [code]
-    while stack:
-        code = stack.pop()
-        stack.extend(c for c in code.co_consts if hasattr(c, "co_names"))
-        for name in code.co_names:
-            if name in scope and id(scope[name]) in objects:
-                return objects[id(scope[name])]
+    for function in _functions(fn):
+        scope = getattr(function, "__globals__", None)
+        scope = scope if isinstance(scope, dict) else {}
+        for cell in getattr(function, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # an empty cell
+                if id(cell.cell_contents) in objects:
+                    return objects[id(cell.cell_contents)]
+        stack = [function.__code__]
+        while stack:
+            code = stack.pop()
+            stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+            for name in code.co_names:
+                if name in scope and id(scope[name]) in objects:
+                    return objects[id(scope[name])]
+    return None
+
+
+def forbidden_alias_in_call(target, args, kwargs, names) -> str | None:
+    """``forbidden_alias`` of the function called and of every function, class or module passed to it.
+
+    A check often calls a course function on the learner's class (build it, run its forward): the
+    class's methods are then what runs, and they are looked through too. Course code is not.
+    """
+    if not names:
+        return None
+    for item in (target, *args, *kwargs.values()):
+        owner = getattr(item, "__module__", None) or getattr(type(item), "__module__", "")
+        if not isinstance(owner, str) or owner.split(".")[0] in ("mi_helpers", *LIBRARY_MODULES):
+            continue
+        alias = forbidden_alias(item, names)
+        if alias:
+            return alias
     return None
 
 
@@ -160,22 +215,37 @@ def _state(model: nn.Module) -> dict:
     return {k: tensor_bits(v) for k, v in model.state_dict(keep_vars=True).items()}
 
 
+def _arguments(args: tuple, kwargs: dict):
+    """(key, value) of every argument, and of every item of a list, tuple or dict argument: key
+    [outer, inner] for those, so that an in-place edit of a tensor in a list comes back too."""
+    for key, value in [*enumerate(args), *kwargs.items()]:
+        yield key, value
+        if isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                if isinstance(item, torch.Tensor):
+                    yield [key, index], item
+        elif isinstance(value, dict):
+            for inner, item in value.items():
+                if isinstance(inner, (str, int)) and isinstance(item, torch.Tensor):
+                    yield [key, inner], item
+
+
 def _before(args: tuple, kwargs: dict) -> dict:
     seen = {}
-    for key, value in [*enumerate(args), *kwargs.items()]:
+    for key, value in _arguments(args, kwargs):
         if isinstance(value, torch.Tensor):
-            seen[key] = ("tensor", tuple(value.shape), value.dtype, tensor_bits(value))
+            seen[repr(key)] = ("tensor", tuple(value.shape), value.dtype, tensor_bits(value))
         elif isinstance(value, nn.Module):
-            seen[key] = ("module", _state(value), value.training)
+            seen[repr(key)] = ("module", _state(value), value.training)
     return seen
 
 
 def _after(args: tuple, kwargs: dict, seen: dict) -> list:
     changes = []
-    for key, value in [*enumerate(args), *kwargs.items()]:
-        if key not in seen:
+    for key, value in _arguments(args, kwargs):
+        if repr(key) not in seen:
             continue
-        record = seen[key]
+        record = seen[repr(key)]
         if record[0] == "tensor" and isinstance(value, torch.Tensor):
             if (tuple(value.shape), value.dtype) != record[1:3] or not torch.equal(tensor_bits(value), record[3]):
                 changes.append([key, "tensor", value])
@@ -222,7 +292,7 @@ def _call(request: dict) -> dict:
     rng = _rng_states()
     reply: dict = {}
     try:
-        alias = forbidden_alias(target, forbidden)
+        alias = forbidden_alias_in_call(target, args, kwargs, forbidden)
         if alias:
             raise ForbiddenBuiltin(alias)
         with tripwires(forbidden):

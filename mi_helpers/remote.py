@@ -162,6 +162,20 @@ def _without_hooks(model: nn.Module) -> nn.Module:
     return clean
 
 
+def _argument(args: tuple, kwargs: dict, key) -> Any:
+    """The argument a change names: an int or str key, or [key, index] for an item of a list or dict."""
+    def pick(container, k):
+        if isinstance(container, (list, tuple)):
+            return container[k] if isinstance(k, int) and 0 <= k < len(container) else None
+        if isinstance(container, dict) and isinstance(k, (str, int)):
+            return container.get(k)
+        return None
+
+    if isinstance(key, list) and len(key) == 2:
+        return pick(pick(args, key[0]) if isinstance(key[0], int) else kwargs.get(key[0]), key[1])
+    return pick(args, key) if isinstance(key, int) else pick(kwargs, key)
+
+
 def _apply_module_changes(model: nn.Module, info: dict) -> None:
     for handle in _MIRRORED.pop(model, []):
         handle.remove()
@@ -330,7 +344,7 @@ class KernelChannel:
             if not isinstance(change, list) or len(change) != 3:
                 continue
             key, kind, value = change
-            original = args[key] if isinstance(key, int) and 0 <= key < len(args) else kwargs.get(key)
+            original = _argument(args, kwargs, key)
             if kind == "tensor":
                 _apply_tensor_change(original, value)
             elif kind == "module" and isinstance(original, nn.Module) and isinstance(value, dict):

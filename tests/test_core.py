@@ -174,3 +174,41 @@ def test_a_check_puts_every_global_random_state_back(toy_check):
     assert random.getstate() == before[0]
     assert (np.random.get_state()[1] == before[1]).all()
     assert torch.equal(torch.get_rng_state(), before[2])
+
+
+def test_an_alias_in_a_method_of_the_learners_class_is_found():
+    from torch.nn.functional import scaled_dot_product_attention as attend  # the learner's alias
+
+    from mi_helpers.harness import forbidden_alias_in_call
+
+    class Mine(torch.nn.Module):
+        def forward(self, q, k, v):
+            return attend(q, k, v)
+
+    class Honest(torch.nn.Module):
+        def forward(self, q, k, v):
+            return (q @ k.transpose(-1, -2)).softmax(-1) @ v
+
+    def build(cls):  # a course function handed the learner's class
+        return cls()
+
+    names = ("torch.nn.functional.scaled_dot_product_attention",)
+    assert forbidden_alias_in_call(build, (Mine,), {}, names) == names[0]
+    assert forbidden_alias_in_call(Mine(), (), {}, names) == names[0]
+    assert forbidden_alias_in_call(build, (Honest,), {}, names) is None
+    assert forbidden_alias_in_call(Honest(), (torch.ones(2),), {"scale": 1.0}, names) is None
+
+
+def test_an_in_place_edit_of_a_tensor_in_a_list_argument_comes_back_from_the_kernel():
+    from mi_helpers import harness, remote
+
+    kernel_side = [torch.ones(3), torch.zeros(2)]
+    seen = harness._before((kernel_side,), {"extra": {"a": torch.ones(1)}})
+    kernel_side[1].add_(5)
+    changes = harness._after((kernel_side,), {"extra": {"a": torch.ones(1)}}, seen)
+    assert [(c[0], c[1]) for c in changes] == [([0, 1], "tensor")]
+    grader_side = [torch.ones(3), torch.zeros(2)]
+    target = remote._argument((grader_side,), {}, changes[0][0])
+    assert target is grader_side[1]
+    remote._apply_tensor_change(target, changes[0][2])
+    assert torch.equal(grader_side[1], torch.full((2,), 5.0))

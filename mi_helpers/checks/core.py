@@ -32,7 +32,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..harness import ForbiddenBuiltin, forbidden_alias, tensor_bits, tripwires
+from ..harness import ForbiddenBuiltin, forbidden_alias_in_call, tensor_bits, tripwires
 from ..remote import FORBIDDEN, Remote, RemoteError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -268,7 +268,8 @@ def call(fn: Callable[..., Any], *args: Any, tried: str, hint_if_raised: str = "
         if contracts.applies("inputs unchanged") else []
     forbidden = FORBIDDEN.get()
     try:
-        alias = forbidden_alias(fn, forbidden) if forbidden and not isinstance(fn, Remote) else None
+        local = not isinstance(fn, Remote) and not any(isinstance(v, Remote) for v in [*args, *kwargs.values()])
+        alias = forbidden_alias_in_call(fn, args, kwargs, forbidden) if forbidden and local else None
         if alias:
             raise ForbiddenBuiltin(alias)
         with tripwires(forbidden if not isinstance(fn, Remote) else ()):

@@ -735,6 +735,57 @@ def scores_with_a_leaky_hook(model, tokens, length):
     return previous, induction
 
 
+
+# ---------------------------------------------------------------- 07.5 name_the_heads
+
+def _course_scores():
+    """Right previous-token and induction scores of the shipped model, [layer, head] each."""
+    from mi_helpers.circuits import repeated_pairs
+    from mi_helpers.transformer import load_induction_model
+
+    model, length = load_induction_model(), 10
+    p = _patterns(model, repeated_pairs(100, length, model.cfg.d_vocab, seed=5))
+    previous = p.diagonal(offset=-1, dim1=-2, dim2=-1)[..., 1:].mean(dim=(1, 3))
+    induction = p.diagonal(offset=-(length - 1), dim1=-2, dim2=-1)[..., -length:].mean(dim=(1, 3))
+    return {"previous_token": previous, "induction": induction}
+
+
+def _heads(scores, keep):
+    return [(int(l), int(h)) for l, h in torch.nonzero(keep(scores))]
+
+
+def heads_top_score_only():
+    # the single best head of each role: misses a second head doing the same job
+    found = {}
+    for role, s in _course_scores().items():
+        best = int(s.argmax())
+        found[role] = [(best // s.shape[1], best % s.shape[1])]
+    return found
+
+
+def heads_above_chance():
+    # "well above chance" read as any score above 0.2: keeps a head that only sometimes looks back
+    return {role: _heads(s, lambda t: t > 0.2) for role, s in _course_scores().items()}
+
+
+def heads_in_each_others_roles():
+    found = {role: _heads(s, lambda t: t > 0.6) for role, s in _course_scores().items()}
+    return {"previous_token": found["induction"], "induction": found["previous_token"]}
+
+
+def heads_counted_from_one():
+    return {role: [(l + 1, h + 1) for l, h in _heads(s, lambda t: t > 0.6)] for role, s in _course_scores().items()}
+
+
+def heads_as_names():
+    return {role: [f"L{l}H{h}" for l, h in _heads(s, lambda t: t > 0.6)] for role, s in _course_scores().items()}
+
+
+def heads_as_tensors():
+    # the pairs as tensors out of torch.nonzero, not Python ints
+    return {role: list(torch.nonzero(s > 0.6)) for role, s in _course_scores().items()}
+
+
 MUTANTS = {
     "07.1": [sdpa_without_scaling, sdpa_divided_by_d_k, sdpa_scaled_by_sqrt_d_v, sdpa_mask_on_the_wrong_side,
              sdpa_mask_off_by_one, sdpa_strict_mask_hiding_the_diagonal, sdpa_softmax_over_queries,
@@ -753,6 +804,8 @@ MUTANTS = {
     "07.4": [scores_reading_the_diagonal, scores_induction_at_the_earlier_copy, scores_induction_over_every_query,
              scores_previous_including_position_zero, scores_heads_by_layers, scores_from_the_attention_scores,
              scores_with_a_leaky_hook],
+    "07.5": [heads_top_score_only, heads_above_chance, heads_in_each_others_roles, heads_counted_from_one,
+             heads_as_names, heads_as_tensors],
     "07.6": [rollout_in_the_wrong_order, rollout_without_the_residual, rollout_without_renormalising,
              rollout_identity_without_halving, rollout_renormalising_columns,
              rollout_renormalising_before_the_identity, rollout_max_over_heads, rollout_summed_over_heads,

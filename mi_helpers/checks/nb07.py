@@ -302,33 +302,6 @@ def convert(model, dtype: torch.dtype | None = None, device: str | None = None) 
     return True
 
 
-def forbidden_in_methods(cls, names: tuple) -> str:
-    """The forbidden built-in that a method of the learner's class reaches through a name of its module
-    (``from torch.nn.functional import scaled_dot_product_attention as attend``), or "" if none.
-
-    The core looks for such aliases in a function it calls; a class is called too, but its code is in its
-    methods. This runs while the tripwires stand in for the built-ins, so the alias is known by what it is
-    (a torch object with the built-in's name), not by identity.
-    """
-    wanted = {name.rsplit(".", 1)[-1]: name for name in names}
-    for klass in getattr(cls, "__mro__", ()):
-        if klass.__module__.split(".")[0] in ("torch", "builtins"):
-            continue
-        for value in vars(klass).values():
-            function = getattr(value, "__func__", value)
-            code, scope = getattr(function, "__code__", None), getattr(function, "__globals__", None)
-            stack = [code] if code is not None and isinstance(scope, dict) else []
-            while stack:
-                code = stack.pop()
-                stack.extend(c for c in code.co_consts if hasattr(c, "co_names"))
-                for name in code.co_names:
-                    found = scope.get(name)
-                    short = getattr(found, "__name__", None)
-                    if short in wanted and str(getattr(found, "__module__", "")).startswith("torch"):
-                        return wanted[short]
-    return ""
-
-
 def _torch_mha(d_model: int, n_heads: int, g: torch.Generator, dtype=torch.float32) -> nn.MultiheadAttention:
     """nn.MultiheadAttention with random weights and biases from ``g``; the global random state is left as it was."""
     with torch.random.fork_rng(devices=[]):
@@ -495,12 +468,6 @@ def _expect_clean(model, before: dict, tried: str) -> None:
                                  "sequence of length 1"})
 def check_MultiHeadAttention(MultiHeadAttention):
     g = generator("07.2")
-    tried = "the methods of your class MultiHeadAttention"
-    alias = call(inside, forbidden_in_methods, MultiHeadAttention, SDPA_FORBIDDEN, tried=tried)
-    if alias:
-        fail(f"this exercise asks you to write it yourself, and your code called `{alias}`.", tried=tried,
-             hint=FORBIDDEN_HINT)
-
     # One head: scaled dot-product attention between projections, then the output projection.
     tried = "MultiHeadAttention(8, 1) with nn.MultiheadAttention(8, 1)'s weights, x of shape (2, 5, 8), causal=False"
     model, mha = _loaded(MultiHeadAttention, 8, 1, g, tried)
