@@ -681,6 +681,17 @@ def check_attention_rollout(attention_rollout):
            received=show(out[0]),
            hint="add the identity first, then renormalise: normalising A before adding I gives I a different weight")
 
+    # Without the residual stream, A is used as it is: an ablated head's rows keep summing to 1/2.
+    tried = ("one layer, batch 2, seq 5, 2 heads of which head 1 is ablated to 0 (so each row of the head average "
+             "sums to 1/2), residual=False")
+    out = _expect_rollout(call(attention_rollout, [ablated.clone()], residual=False, tried=tried),
+                          2, 5, torch.float32, tried)
+    hint = "with residual=False the head average is used as it is: no identity, no renormalising"
+    if _close(out.sum(-1), torch.ones(2, 5)):
+        hint = "your rows sum to 1: renormalise only when residual=True (with residual=False, A is used as it is)"
+    expect_close(out, ablated.mean(1), tried=tried, name="the rollout", hint=hint,
+                 problem="with residual=False, the rollout of one layer should be its head average.")
+
 
 # ---------------------------------------------------------------- 07.3 AttentionLayer
 
@@ -723,6 +734,38 @@ def load_and_record(AttentionLayer, cfg: TransformerConfig, state: dict, x: torc
         return {"problem": "hooks", "missing": missing}
     output, cache = run_with_cache(layer, x, LAYER_HOOKS)
     return {"output": output, "cache": dict(cache), "left": count_hooks(layer)}
+
+
+def _replacement(name: str):
+    """A hook that replaces hook point ``name``'s activation with a known other one (notebook 08's ablations)."""
+    def replace(act, _name):
+        if name == "hook_pattern":  # every query reads its own position only
+            return torch.eye(act.shape[-1], dtype=act.dtype, device=act.device).expand_as(act).clone()
+        return 0.5 * act + 0.25
+    return replace
+
+
+def load_and_intervene(AttentionLayer, cfg: TransformerConfig, state: dict, x: torch.Tensor) -> dict:
+    """Where the learner's class lives: its output with each hook point's activation replaced in turn."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        layer = AttentionLayer(cfg)
+    layer.load_state_dict(state)
+    layer.to(x.dtype).eval()
+    outputs = {}
+    for name in LAYER_HOOKS:
+        with hooks(layer, [(name, _replacement(name))]):
+            outputs[name] = layer(x).detach()
+    return outputs
+
+
+def meta_forward(AttentionLayer, cfg: TransformerConfig, shape: tuple):
+    """Where the learner's class lives: the layer moved to the meta device, run on a meta tensor."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        layer = AttentionLayer(cfg)
+    layer.to("meta")
+    return layer(torch.empty(shape, device="meta"))
 
 
 @exercise("07.3", "AttentionLayer", points=3, difficulty=2, minutes=30,
@@ -776,6 +819,32 @@ def check_AttentionLayer(AttentionLayer):
                      atol=1e-5 if dtype == torch.float32 else 1e-10,
                      problem="every hook point matches, but the output does not.",
                      hint="the output is the heads' results summed over the head axis, plus b_O")
+
+        # A hook that returns a tensor replaces the activation: notebook 08's ablations stand on it.
+        changed = call(inside, load_and_intervene, AttentionLayer, cfg, reference.state_dict(), x, tried=tried)
+        for name in LAYER_HOOKS:
+            with hooks(reference, [(name, _replacement(name))]):
+                want = reference(x).detach()
+            what = "the identity pattern" if name == "hook_pattern" else "0.5 × activation + 0.25"
+            expect_close(changed.get(name) if isinstance(changed, dict) else None, want,
+                         tried=tried + f", a hook on {name} returning {what}", name="the output",
+                         atol=1e-5 if dtype == torch.float32 else 1e-10,
+                         problem=f"a hook that replaces {name} does not change the output as it should.",
+                         hint=f"go on with what the hook point returns: {name.split('_')[1]} = self.{name}(...), "
+                              "then use that value; calling the hook point and keeping the old tensor makes "
+                              "ablation and patching (notebook 08) silently do nothing")
+
+    # The meta device stands in for a GPU: the mask must be made on the input's device.
+    cfg = TransformerConfig(n_heads=2, d_model=8, d_head=3, n_ctx=8, d_vocab=5)
+    tried = ("AttentionLayer(cfg) with n_heads=2, d_model=8, d_head=3, moved to PyTorch's meta device (.to('meta'): "
+             "shapes and dtypes, no data, a stand-in for a GPU), resid of shape (2, 5, 8) on meta")
+    out = call(inside, meta_forward, AttentionLayer, cfg, (2, 5, 8), tried=tried,
+               hint_if_raised="your code mixes devices: create the mask on resid's device "
+                              "(torch.ones(n, n, device=resid.device)), and keep .item() and numpy out of forward")
+    expect_tensor(out, shape=(2, 5, 8), tried=tried, name="the output", allow_nan=True)
+    expect(out.device.type == "meta", "on the meta device, the output left the input's device.", tried=tried,
+           expected="the output on meta", received=f"on {out.device}",
+           hint="create new tensors (the mask) with device=resid.device")
 
 
 LAYER_HINTS = {
