@@ -71,6 +71,9 @@ def pytest_terminal_summary(terminalreporter):
     blind = sys.modules.get("test_blind_mutants")
     for line in blind.summary() if blind else []:
         terminalreporter.write_line(line)
+    trained = sys.modules.get("test_transformer")
+    for line in trained.TRAINED if trained else []:
+        terminalreporter.write_line(line)
     from notebook_runs import MEASURED, PLAIN, WALL
 
     if not MEASURED:
