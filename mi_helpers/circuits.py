@@ -88,3 +88,30 @@ def repeated_pairs(n: int, length: int, d_vocab: int, *, seed: int = 0) -> torch
     g = torch.Generator().manual_seed(seed)
     block = torch.rand(n, d_vocab, generator=g).argsort(dim=1)[:, :length]
     return torch.cat([block, block], dim=1)
+
+
+def corrupted_pairs(clean: torch.Tensor, d_vocab: int, *, seed: int = 0) -> torch.Tensor:
+    """``B A`` for each row ``A A`` of ``clean``: the first copy replaced by other distinct tokens.
+
+    The second copy, and so the tokens to predict there, are the same in both; what the
+    corrupted run lacks is the earlier occurrence that induction copies from. Each token of
+    ``B`` differs from the token of ``A`` at its position, and from every token of ``A`` where
+    ``d_vocab`` leaves room (``d_vocab >= 2 * length``), so no block of ``B`` repeats ``A``.
+    """
+    n, width = clean.shape
+    length = width // 2
+    if width != 2 * length or not torch.equal(clean[:, :length], clean[:, length:]):
+        raise ValueError("clean must be rows A A: a block repeated once (see repeated_pairs)")
+    g = torch.Generator().manual_seed(seed)
+    corrupted = clean.clone()
+    for row in range(n):
+        a = clean[row, :length]
+        outside = torch.ones(d_vocab, dtype=torch.bool)
+        outside[a] = False
+        pool = outside.nonzero().flatten() if int(outside.sum()) >= length else torch.arange(d_vocab)
+        while True:
+            b = pool[torch.randperm(len(pool), generator=g)[:length]]
+            if not bool((b == a).any()):
+                break
+        corrupted[row, :length] = b
+    return corrupted
