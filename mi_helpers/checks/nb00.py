@@ -129,6 +129,14 @@ def _distance_hint(x: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> str:
                        lambda: (_NEAR_AND_FAR,) * 2, close_to(lambda x, y: torch.cdist(x, y), atol=1e-2),
                        hint="with |x|² + |y|² - 2 x·y, rounding leaves tiny negative numbers where x = y, "
                             "and their square root is NaN: subtract first, or clamp at 0"),
+              # chosen so that |x|² + |y|² - 2 x·y rounds to -2 in float32 however the dot product is summed
+              EdgeCase("two points 0.00024 apart, far from the origin: x = [[806.72662, 2834.4224]], "
+                       "y = [[806.72662, 2834.4226]]",
+                       lambda: (torch.tensor([[806.7266235351562, 2834.42236328125]]),
+                                torch.tensor([[806.7266235351562, 2834.422607421875]])),
+                       close_to(lambda x, y: torch.tensor([[0.000244140625]]), atol=1e-2),
+                       hint="with |x|² + |y|² - 2 x·y, rounding leaves a negative number here, and its square "
+                            "root is NaN: subtract first, or clamp at 0"),
           ))
 def check_pairwise_distances(pairwise_distances):
     # A case worked out on paper, with 3-4-5 triangles. n != m, so a transposed result shows.
