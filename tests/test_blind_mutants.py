@@ -41,6 +41,14 @@ ACCEPTED = {
     "probe_accuracy_full_standardise": "wrong by the spec but not in effect: a linear probe's predictions do not "
                                        "change when all rows are shifted and scaled alike, so test statistics "
                                        "reach the accuracy only through the weak regularisation",
+    "blind_channel_ablation_accuracy_inplace_hook": "not wrong in effect: nothing else reads relu2's output in "
+                                                    "SmallCNN, so zeroing it in place gives the copy's numbers",
+    "blind_path_patching_tensor": "not wrong in effect: the course accepts a 0-d tensor where it asks for a float, "
+                                  "as in 05.1",
+    "blind_ablation_effect_tensor": "not wrong in effect: the course accepts a 0-d tensor where it asks for a "
+                                    "float, as in 05.1",
+    "blind_attribution_patching_three_runs": "not wrong in effect: one more run costs time, not correctness; the "
+                                             "check's limit of three runs separates it from a run per head",
 }
 OPEN: dict[str, str] = {}  # gaps still to close: none
 

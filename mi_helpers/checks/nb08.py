@@ -174,10 +174,11 @@ def _ablation_example(g, dtype, device="cpu"):
                                lambda out, args: None if _close(out, torch.zeros(2, 2), atol=1e-6) else
                                "mean-ablating over a batch of one changes nothing: every cost should be 0"),))
 def check_head_ablation_losses(head_ablation_losses):
-    hand = hand_built_induction_model()
+    hand = hand_built_induction_model().train()  # a mode the learner's function must leave as it is
     tokens = repeated_pairs(12, 6, 10, seed=8103)
     tried = ("the hand-built induction model (mi_helpers.circuits: L0H0 previous-token head, L1H0 induction head, "
-             "L0H1 and L1H1 decoys whose output weights are 0), 12 rows of A A with length 6, how='zero'")
+             "L0H1 and L1H1 decoys whose output weights are 0) in train mode, 12 rows of A A with length 6, "
+             "how='zero'")
     before = call(inside, model_state, hand, tried=tried)
     out = call(head_ablation_losses, hand, tokens, 6, tried=tried)
     _expect_untouched(hand, before, tried)
@@ -898,10 +899,10 @@ def _planted_example():
 def check_ablation_effect(ablation_effect):
     fn = ablation_effect
     g = torch.Generator().manual_seed(80600)
-    model = planted_model()
+    model = planted_model().train()  # no dropout, so the values are the same; the mode must stay
     data = planted_features(1000, seed=8061)
     X, y = data.X, data.y
-    what = "the planted model (planted_model()), 1000 examples of planted_features, y = a"
+    what = "the planted model (planted_model(), in train mode), 1000 examples of planted_features, y = a"
     _expect_effect(fn, model, X, y, UNITS_B, f"{what}, units = UNITS_B = {UNITS_B}", exact_zero=True,
                    problem="ablating UNITS_B should cost exactly 0.0: their weights into the output are 0, so "
                            "zeroing them cannot move a logit.")
