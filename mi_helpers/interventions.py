@@ -246,8 +246,9 @@ def logit_difference(logits: torch.Tensor, correct: torch.Tensor, wrong: torch.T
 def normalised(value, clean, corrupted):
     """``(value - corrupted) / (clean - corrupted)``: 1 at the clean run's metric, 0 at the corrupted run's.
 
-    For activation patching: the fraction of the clean behaviour that a patch restores. Works on floats and on tensors (elementwise, with broadcasting). Raises ValueError when
-    ``clean == corrupted`` (anywhere, for tensors): the clean and corrupted runs must differ.
+    For activation patching: the fraction of the clean behaviour that a patch restores. Works on
+    floats and on tensors (elementwise, with broadcasting). Raises ValueError when ``clean ==
+    corrupted`` (anywhere, for tensors): the clean and corrupted runs must differ.
     """
     gap = clean - corrupted
     exact = gap if torch.is_tensor(gap) else torch.as_tensor(gap, dtype=torch.float64)  # keeps tiny float gaps
