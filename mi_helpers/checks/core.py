@@ -24,6 +24,7 @@ import contextvars
 import functools
 import math
 import random
+import textwrap
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,17 @@ def exercises_of(notebook: str) -> list[Exercise]:
     return sorted(found, key=lambda ex: int(ex.id.split(".")[1]))
 
 
+MESSAGE_WIDTH = 100  # a check's sentences wrap here, between words, for any notebook's width
+
+
+def _wrap(text: str, indent: int) -> str:
+    """``text`` wrapped at MESSAGE_WIDTH between words, each line after the first indented by ``indent``;
+    a line break already in the text is kept."""
+    return "\n".join(textwrap.fill(part, width=MESSAGE_WIDTH, subsequent_indent=" " * indent,
+                                    break_long_words=False, break_on_hyphens=False) or part
+                      for part in text.split("\n"))
+
+
 class ExerciseFailed(AssertionError):
     """A check's verdict against the learner's code, phrased for the learner."""
 
@@ -84,11 +96,14 @@ class ExerciseFailed(AssertionError):
 
     @property
     def message(self) -> str:
-        lines = [f"✘ {self.title}: {self.problem}"]
+        lines = [_wrap(f"✘ {self.title}: {self.problem}", indent=2)]
         for label, value in (("tried", self.tried), ("expected", self.expected),
                              ("received", self.received), ("hint", self.hint)):
             if value not in (None, ""):
-                text = str(value).replace("\n", "\n" + " " * 12)
+                if label in ("tried", "hint"):  # sentences: wrapped between words
+                    text = _wrap(" " * 12 + str(value), indent=12)[12:]
+                else:  # values (a tensor printed over several lines) keep their own lines
+                    text = str(value).replace("\n", "\n" + " " * 12)
                 lines.append(f"  {label + ':':<10}{text}")
         if self.detail:
             lines.append(self.detail)
