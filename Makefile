@@ -8,12 +8,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup sandbox-tools lab test test-fast grade release check-release classroom clean
+.PHONY: help setup sandbox-tools lab lab-instructor test test-fast grade release check-release classroom clean
 
 help:
 	@echo "make lab            open the course (creates .venv on first use)"
 	@echo "make test           run every test, every notebook included"
 	@echo "make test-fast      the tests that do not execute notebooks"
+	@echo "make lab-instructor the lab with nbgrader's instructor tools (formgrader, Create Assignment)"
 	@echo "make grade NB=notebooks/00_orientation.ipynb   grade one notebook"
 	@echo "make release        regenerate notebooks/ from solutions/ with nbgrader"
 	@echo "make check-release  fail if notebooks/ is out of date"
@@ -40,8 +41,15 @@ sandbox-tools:
 # Serve the repository (nbgrader's classroom/ must lie inside it) and open on notebooks/.
 # Jupyter refuses root unless told: containers and CI machines often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# Learners see the assignment list and Validate; nbgrader's instructor tools (formgrader, Create
+# Assignment, the course list, the Nbgrader menu) are switched off by etc/learner, put first on
+# Jupyter's config path. Instructors open the lab with all of them: make lab-instructor.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/etc/learner$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH} \
+	  $(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG)
+
+lab-instructor: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/solutions $(ROOT_FLAG)
 
 test: $(STAMP) sandbox-tools
 	$(BIN)/python -m pytest
