@@ -44,3 +44,18 @@ def plain_run_seconds(name: str) -> float:
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(SOLUTIONS)}}).execute()
     PLAIN[f"solutions/{name}"] = time.perf_counter() - started
     return PLAIN[f"solutions/{name}"]
+
+
+def best_of_two(name: str) -> tuple[float, float]:
+    """(grading seconds, plain-run seconds) for the solution, each the faster of the first measurement and a
+    second one taken now, back to back: a machine that was busy during one of them costs neither."""
+    path = SOLUTIONS / f"{name}.ipynb"
+    first_grade, first_plain = (solution_grade(name), WALL[f"solutions/{name}"])[1], plain_run_seconds(name)
+    started = time.perf_counter()
+    grade_notebook(path, reference=path)
+    second_grade = time.perf_counter() - started
+    nb = nbformat.read(path, as_version=4)
+    started = time.perf_counter()
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(SOLUTIONS)}}).execute()
+    second_plain = time.perf_counter() - started
+    return min(first_grade, second_grade), min(first_plain, second_plain)
