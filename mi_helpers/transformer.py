@@ -35,7 +35,6 @@ loads the shipped, checksummed two-layer model. ``python -m mi_helpers.transform
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -46,6 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .hooks import HookPoint
+from .shipped import CHECKPOINT_DIR, ChecksumError, load_verified, save_with_sha256, sha256_of  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -310,19 +310,9 @@ def train_induction(model: nn.Module, *, steps: int = 600, batch_size: int = 64,
 
 # --------------------------------------------------------------------------- the shipped checkpoint
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 CHECKPOINT = CHECKPOINT_DIR / "induction_2l.pt"
 CHECKPOINT_SHA256 = CHECKPOINT_DIR / "induction_2l.sha256"  # "<hex>  induction_2l.pt", as sha256sum writes it
 CHECKPOINT_SEED = 2  # seeds both the model's initialisation and train_induction's data
-
-
-class ChecksumError(RuntimeError):
-    """A checkpoint's bytes differ from the sha256 that the course shipped with it."""
-
-
-def sha256_of(path) -> str:
-    """The sha256 of a file's bytes, in hex."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_induction_model(verify: bool = True, *, path=None, device=None) -> AttnOnlyTransformer:
@@ -334,15 +324,7 @@ def load_induction_model(verify: bool = True, *, path=None, device=None) -> Attn
     sha256). ``python -m mi_helpers.transformer --reproduce`` rebuilds the checkpoint.
     """
     path = CHECKPOINT if path is None else Path(path)
-    if verify:
-        expected = CHECKPOINT_SHA256.read_text(encoding="utf-8").split()[0]
-        found = sha256_of(path)
-        if found != expected:
-            raise ChecksumError(
-                f"the checkpoint {path} is not the one the course shipped: its sha256 is {found}, "
-                f"expected {expected} (from {CHECKPOINT_SHA256.name}). The file is damaged or was changed: "
-                f"reinstall the course, or rebuild it with `python -m mi_helpers.transformer --reproduce`.")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = load_verified(path, CHECKPOINT_SHA256, "python -m mi_helpers.transformer --reproduce", verify)
     model = AttnOnlyTransformer(TransformerConfig(**saved["config"]))
     model.load_state_dict(saved["state_dict"])
     return model.to(device).eval() if device is not None else model.eval()
@@ -363,10 +345,8 @@ def reproduce_checkpoint(seed: int = CHECKPOINT_SEED, path=None) -> dict:
     state = {name: value.detach().cpu().float().contiguous() for name, value in model.state_dict().items()}
     meta = {"seed": seed, "torch": str(torch.__version__), "accuracy": history["accuracy"][-1],
             "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in history["settings"].items()}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": asdict(model.cfg), "state_dict": state, "meta": meta}, path)
-    if path == CHECKPOINT:
-        CHECKPOINT_SHA256.write_text(f"{sha256_of(path)}  {path.name}\n", encoding="utf-8")
+    save_with_sha256({"config": asdict(model.cfg), "state_dict": state, "meta": meta}, path,
+                     CHECKPOINT_SHA256 if path == CHECKPOINT else None)
     return history
 
 

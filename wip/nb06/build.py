@@ -12,9 +12,10 @@ import nbformat
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
-PARTS = [a for a in sys.argv[1:] if not a.startswith("--")] or ["cells_opening.md", "cells_vis_evidence.md",
-                                                                  "cells_attribution.md"]
-POINTS = {"06.1": 3, "06.2": 2, "06.3": 2, "06.4": 3, "06.5": 3, "06.6": 2, "06.7": 2, "06.8": 3, "06.9": 2,
+PARTS = [a for a in sys.argv[1:] if not a.startswith("--")] or [
+    "cells_opening.md", "p1_vis.md", "p2_gradients.md", "p4_occlusion.md", "p4_lime.md", "cells_evidence.md",
+    "cells_fgsm_sanity.md", "cells_wrapup.md"]
+POINTS = {"06.1": 3, "06.2": 2, "06.3": 2, "06.4": 3, "06.5": 3, "06.6": 2, "06.7": 2, "06.8": 2, "06.9": 3,
           "06.10": 2}
 CELL = re.compile(r"<!-- (\w+)(?: ([0-9.]+))? -->\s*```(?:python|markdown)\n(.*?)\n```\s*(?=<!--|\Z)", re.S)
 
