@@ -521,4 +521,28 @@ _MUTANTS_2["06.9"] = [
 ]
 
 
-MUTANTS = {**_MUTANTS_0, **_MUTANTS_1, **_MUTANTS_2}
+# ---------------------------------------------------------------- 06.8 the finding
+
+def finding_the_most_evidence():
+    # reads the table the wrong way round: the method with the largest share
+    return "integrated_gradients"
+
+
+def finding_the_second_least():
+    # occlusion looks the most scattered in the pictures, but its share is not the smallest
+    return "occlusion"
+
+
+def finding_a_sentence():
+    return "saliency puts the least attribution on the patch"
+
+
+def finding_the_shares():
+    # the table itself, not its reading
+    return {"saliency": 0.12, "occlusion": 0.36}
+
+
+_MUTANTS_3 = {"06.8": [finding_the_most_evidence, finding_the_second_least, finding_a_sentence, finding_the_shares]}
+
+
+MUTANTS = {**_MUTANTS_0, **_MUTANTS_1, **_MUTANTS_2, **_MUTANTS_3}
