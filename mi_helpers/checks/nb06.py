@@ -296,11 +296,11 @@ def check_occlusion(occlusion):
     # 3. overlapping windows on a random CNN, against Captum, with a tensor baseline
     cnn = seeded_cnn(4106, in_channels=3, image_size=16).double()
     xc = torch.rand(2, 3, 16, 16, generator=g, dtype=torch.float64)
-    baseline = torch.full_like(xc, 0.5)
+    baseline = torch.rand(xc.shape, generator=g, dtype=torch.float64)  # its own value at every pixel
     tc = torch.tensor([3, 7])
     before = _model_state(cnn)
     tried3 = ("a SmallCNN with seeded random weights, x [2, 3, 16, 16] float64, target=tensor([3, 7]), window=4, "
-              "stride=2, baseline a tensor of 0.5 like x")
+              "stride=2, baseline a tensor like x of uniform random values (the window takes its values there)")
     out3 = call(occlusion, cnn, xc, tc, tried=tried3, window=4, stride=2, baseline=baseline)
     _expect_model_untouched(cnn, before, tried3, what="occlusion needs no gradient")
     right3, mistakes3 = _occ_mistakes(cnn, xc, tc, 4, 2, baseline)
@@ -473,6 +473,17 @@ def check_saliency(saliency):
     out = _expect_clean(saliency, cnn, x, t, tried)
     _expect_map(out, Saliency(cnn).attribute(x.clone(), target=t, abs=True).detach(), tried,
                 {"the signed gradient: take .abs()": _grad(cnn, x, t)}, "compare with captum.attr.Saliency")
+    # 4. colour images: one value per pixel AND channel (a max or sum over channels is another map)
+    cnn = seeded_cnn(63, in_channels=3, n_classes=3, image_size=16).double()
+    x = torch.rand(3, 3, 16, 16, generator=g, dtype=d)
+    t = torch.tensor([2, 0, 1])
+    tried = "a seeded SmallCNN on colour images in float64, x of shape (3, 3, 16, 16), target = [2, 0, 1]"
+    out = call(saliency, cnn, x, t, tried=tried)
+    grad = _grad(cnn, x, t)
+    _expect_map(out, grad.abs(), tried, {"the max over the colour channels: saliency keeps one value per pixel and "
+                                         "channel, shape (3, 3, 16, 16); reduce only when you plot":
+                                         grad.abs().amax(1, keepdim=True).expand_as(grad)},
+                "compare with |d logit / dx| per pixel and channel")
 
 
 # ---------------------------------------------------------------- 06.3 gradient_times_input
@@ -644,6 +655,15 @@ def _lrp_mistakes(model, x, t, eps):
     return out
 
 
+def _raised_by(fn, *args, **kwargs) -> str:
+    """The name of the exception that fn(*args, **kwargs) raises ("" if none): run where fn lives."""
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the learner's error is the answer here
+        return type(exc).__name__
+    return ""
+
+
 def _captum_lrp(model, x, t, eps):
     from captum.attr import LRP
     from captum.attr._utils.lrp_rules import EpsilonRule
@@ -697,6 +717,27 @@ def check_lrp_epsilon(lrp_epsilon):
                     "ReLU unchanged")
     _expect_map(R, x * _grad(net, x, t), tried, {}, "on a bias-free ReLU net, LRP-ε -> gradient × input",
                 problem="on a bias-free ReLU net with ε -> 0, LRP should equal gradient × input.")
+    # 2b. a pre-activation exactly 0: sign(0) counts as +1, so that unit's relevance (0) divides by ε, not by 0.
+    # x = (1, 1), W1 = [[1, 1], [1, -1]]: z1 = (2, 0), a1 = (2, 0); W2 = [[2, 5]]: z2 = 4; ε = 0.5:
+    # R_a1 = (2·2·4 / 4.5, 0); R_x = (1, 1) · (16 / 4.5) / 2.5 = (64/45, 64/45).
+    net = relu_mlp([[[1.0, 1.0], [1.0, -1.0]], [[2.0, 5.0]]])
+    tried = "x = (1, 1), bias-free W1 = [[1, 1], [1, -1]] (so z1 = (2, 0): one pre-activation exactly 0), ReLU, W2 = [[2, 5]], target 0, eps = 0.5"
+    out = call(lrp_epsilon, net, torch.ones(1, 2, dtype=d), 0, 0.5, tried=tried)
+    zero_hint = ("a pre-activation of exactly 0 must not divide by 0: the spec counts sign(0) as +1, so the "
+                 "denominator there is 0 + ε (torch.sign(0) is 0; use torch.where(z >= 0, 1.0, -1.0))")
+    expect(not isinstance(out, torch.Tensor) or bool(torch.isfinite(out).all()),
+           "the relevance holds NaN or infinite values where a pre-activation is exactly 0.", tried=tried,
+           expected="(64/45, 64/45)", received=describe(out), hint=zero_hint)
+    _expect_map(out, torch.full((1, 2), 64 / 45, dtype=d), tried, {}, zero_hint)
+    # 2c. a layer the ε-rule does not cover must be refused, not skipped
+    for layer in (nn.Tanh(), nn.Sigmoid()):
+        odd = nn.Sequential(nn.Linear(2, 3), layer, nn.Linear(3, 2)).to(d).eval()
+        tried = f"nn.Sequential(Linear(2, 3), {layer}, Linear(3, 2)), x = (1, 1) float64, target 0, eps = 0.1"
+        raised = call(inside, _raised_by, lrp_epsilon, odd, torch.ones(1, 2, dtype=d), 0, 0.1, tried=tried)
+        expect(raised == "TypeError", f"a model with an {type(layer).__name__} layer should raise a TypeError.",
+               tried=tried, expected="TypeError", received=raised or "no error: a result came back",
+               hint="LRP-ε here knows Linear and ReLU only; for any other layer, raise TypeError(...) naming it "
+                    "rather than passing relevance through a layer whose rule you did not write")
     # 3. against Captum (ε-rule on every Linear) on a biased MLP, with absorption by ε.
     net = seeded_mlp(68)
     x = torch.randn(4, 6, generator=generator("06.5", salt=1), dtype=d)
@@ -720,10 +761,30 @@ def _lime_pair(out, tried, d, dtype):
            tried=tried, received=describe(out), hint="return coef, intercept")
     coef, intercept = out
     expect_tensor(coef, shape=(d,), dtype=dtype, tried=tried, name="coef", hint="one coefficient per feature")
-    intercept = torch.as_tensor(intercept)
-    expect(intercept.numel() == 1, "the intercept should be one number.", tried=tried, received=describe(intercept),
-           hint="a 0-d tensor")
-    return coef, intercept.reshape(())
+    expect(isinstance(intercept, torch.Tensor) and intercept.dim() == 0 and intercept.dtype == dtype,
+           "the intercept should be a 0-d tensor in x's dtype.", tried=tried, received=describe(intercept),
+           expected=f"a 0-d tensor, {dtype}",
+           hint="the solution vector's first entry, sol[0], is 0-d; a slice sol[:1] has shape (1,)")
+    return coef, intercept
+
+
+def _lime_reference(f, x, n, width, seed):
+    """The spec's fit, by the normal equations (another route than lstsq), and what kernel mistakes give:
+    ([intercept, coef...], {mistake: coef})."""
+    eps = torch.randn(n, x.shape[0], generator=torch.Generator().manual_seed(seed), dtype=x.dtype)
+    y = f(x + eps)
+    A = torch.cat([torch.ones(n, 1, dtype=x.dtype), eps], 1)
+    sq = (eps ** 2).sum(1)
+
+    def fit(weights):
+        return torch.linalg.solve(A.T @ (weights[:, None] * A), A.T @ (weights * y))
+
+    kernels = {"the kernel exp(-d² / (2 w²)): the spec's kernel has no factor 2": torch.exp(-sq / (2 * width ** 2)),
+               "the kernel exp(-d / w²) with the distance d, not its square": torch.exp(-sq.sqrt() / width ** 2),
+               "rows scaled by π instead of √π (that weighs each squared error by π²)":
+                   torch.exp(-sq / width ** 2) ** 2,
+               "no weights at all (a global fit)": torch.ones(n, dtype=x.dtype)}
+    return fit(torch.exp(-sq / width ** 2)), {words: fit(k)[1:] for words, k in kernels.items()}
 
 
 @exercise("06.7", "lime_surrogate", points=2, difficulty=2, minutes=20, example=_lime_example,
@@ -772,9 +833,26 @@ def check_lime_surrogate(lime_surrogate):
            hint=("the weights look unused or equal: π(z) = exp(-‖z - x‖² / kernel_width²) must multiply each "
                  "sample's squared error" if abs(narrow - wide) < 0.05 else
                  "π(z) = exp(-‖z - x‖² / kernel_width²): nearer samples weigh more (check the sign and the square)"))
+    # 2b. the spec fixes the draw, the kernel and the fit: the exact numbers at a middle width
+    f_tanh = lambda z: torch.tanh(z @ w)  # noqa: E731
+    tried = ("f(z) = tanh(z · w), x random (5,), n_samples = 400, kernel_width = 0.8, seed = 2; the check draws "
+             "eps = torch.randn(400, 5, generator=torch.Generator().manual_seed(2), dtype=float64) as the spec says")
+    rng = torch.get_rng_state()
+    got = _lime_pair(call(lime_surrogate, f_tanh, x, n_samples=400, kernel_width=0.8, seed=2, tried=tried),
+                     tried, 5, d)
+    expect(torch.equal(torch.get_rng_state(), rng), "your function moved the global random generator.", tried=tried,
+           expected="torch's global random state as it was", received="it changed (torch.manual_seed or a draw "
+           "without generator=)", hint="draw only from your own torch.Generator().manual_seed(seed): the spec "
+           "leaves the global random state untouched, so the learner's other cells draw what they drew before")
+    want, mistakes = _lime_reference(f_tanh, x, 400, 0.8, 2)
+    expect(_close(got[0], want[1:], atol=1e-6, rtol=0) and abs(float(got[1]) - float(want[0])) < 1e-6,
+           "the surrogate differs from the weighted least-squares fit the spec describes.", tried=tried,
+           expected=f"coef {show(want[1:])}, intercept {float(want[0]):.6g}",
+           received=f"coef {show(got[0])}, intercept {float(got[1]):.6g}",
+           hint=_name(got[0], mistakes, "π = exp(-‖z - x‖² / kernel_width²) (the squared distance, divided by the "
+                      "squared width), and rows scaled by √π before torch.linalg.lstsq"))
     # 3. seeds.
     tried = "f(z) = tanh(z · w), x random (5,), n_samples = 200, kernel_width = 1, seeds 3, 3 and 4"
-    f_tanh = lambda z: torch.tanh(z @ w)  # noqa: E731
     a = _lime_pair(call(lime_surrogate, f_tanh, x, n_samples=200, kernel_width=1.0, seed=3, tried=tried), tried, 5, d)
     b = _lime_pair(call(lime_surrogate, f_tanh, x, n_samples=200, kernel_width=1.0, seed=3, tried=tried), tried, 5, d)
     c = _lime_pair(call(lime_surrogate, f_tanh, x, n_samples=200, kernel_width=1.0, seed=4, tried=tried), tried, 5, d)
@@ -858,7 +936,9 @@ def _fgsm_mistakes(model, x, y, epsilon) -> dict:
             "the gradient of the loss for the model's prediction instead of the label y":
                 (x + epsilon * g_pred.sign()).clamp(0, 1),
             "a step along the raw gradient, not its sign": (x + epsilon * g).clamp(0, 1),
-            "an L2-normalised step (that is the L2 attack, not the L-infinity one)": (x + epsilon * l2).clamp(0, 1)}
+            "an L2-normalised step (that is the L2 attack, not the L-infinity one)": (x + epsilon * l2).clamp(0, 1),
+            "pixels whose gradient is exactly 0 moved too: their sign is 0 (torch.sign), not +1 or -1":
+                (x + epsilon * torch.where(g > 0, 1.0, -1.0).to(x.dtype)).clamp(0, 1)}
 
 
 def _fgsm_hint(out, mistakes, default: str) -> str:
@@ -898,12 +978,15 @@ def check_fgsm(fgsm):
     g = generator("06.10")
     # 1. a linear model with two classes: the gradient's sign is sign(w[other] - w[y]), known exactly
     model = _linear2(g)
+    with torch.no_grad():  # two pixels that neither class reads: the gradient there is exactly 0
+        model[1].weight[:, [2, 7]] = 0.0
     w = model[1].weight.detach()
     x = 0.25 + 0.5 * torch.rand(6, 1, 3, 4, generator=g, dtype=torch.float64)
     with torch.no_grad():
         pred = model(x).argmax(dim=-1)
     y = torch.where(torch.arange(6) % 2 == 0, pred, 1 - pred)  # half the labels disagree with the prediction
-    tried = ("a linear model (flatten, Linear 12 -> 2) with known weights w, x [6, 1, 3, 4] float64 in [0.25, 0.75], "
+    tried = ("a linear model (flatten, Linear 12 -> 2) with known weights w, 0 for both classes at pixels 2 and 7 "
+             "(a zero gradient there: those pixels must not move), x [6, 1, 3, 4] float64 in [0.25, 0.75], "
              f"y={y.tolist()} (three of them not the model's prediction), epsilon=0.1")
     out = _fgsm_call(fgsm, model, x, y, 0.1, tried)
     direction = (w[1 - y] - w[y]).sign().reshape(x.shape)
@@ -1015,6 +1098,25 @@ class PlantedMaps:
 
     def __call__(self, model, x, target):
         return _planted_map(self.randomised(model), tuple(x.shape), len(self.layers), x.dtype)
+
+
+class SpecDraws(PlantedMaps):
+    """PlantedMaps that also checks the redrawn values: every parameter of every randomised layer must be the
+    spec's draw (one generator seeded with ``seed``, layers from the top, weight then bias, 0.1 * randn). A step
+    whose values differ gets the planted map negated, so its correlation turns negative."""
+
+    def __init__(self, model: nn.Module, layers: list, seed: int):
+        super().__init__(model, layers)
+        g = torch.Generator().manual_seed(seed)
+        self.draws = {name: [0.1 * torch.randn(q.shape, generator=g, dtype=q.dtype) for q in self.reference[name]]
+                      for name in reversed(self.layers)}
+
+    def __call__(self, model, x, target):
+        randomised = self.randomised(model)
+        exact = all(torch.equal(p.detach(), want) for i in randomised
+                    for p, want in zip(model.get_submodule(self.layers[i]).parameters(), self.draws[self.layers[i]]))
+        planted = _planted_map(randomised, tuple(x.shape), len(self.layers), x.dtype)
+        return planted if exact else -planted
 
 
 def input_itself(model, x, target):
@@ -1149,6 +1251,17 @@ def check_sanity_check(sanity_check):
     right, mistakes = _sc_expected(tuple(x.shape), len(SC_LAYERS), x.dtype)
     expect_close(out, right, tried=tried, atol=1e-9, problem="the correlations are wrong.",
                  hint=_sc_hint(out, mistakes, SC_RECIPE))
+    # 1b. the same, with seed=3 and a check that the copy's new values are the spec's draws
+    tried1b = tried + ", seed=3; the attribution_fn also compares the randomised layers' values with the spec's draws"
+    out = _sc_call(sanity_check, model, x, 1, SpecDraws(model, SC_LAYERS, 3), SC_LAYERS, tried1b, seed=3)
+    if not _close(out, right, atol=1e-9, rtol=0):
+        expect(bool((out > -1e-9).all()), "the randomised weights are not the values the spec draws.",
+               tried=tried1b, expected=show(right), received=show(out) + " (negative: a step whose new weights differ)",
+               hint="one g = torch.Generator().manual_seed(seed) for the whole call (not one per layer or per step), "
+                    "layers from the top (reversed(layers)), and for each layer EVERY parameter, weight and bias, in "
+                    "the order of .parameters(): p.copy_(0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype))")
+        expect_close(out, right, tried=tried1b, atol=1e-9, problem="the correlations are wrong.",
+                     hint=_sc_hint(out, mistakes, SC_RECIPE))
     # 2. an attribution that ignores the model: 1 at every step
     tried2 = tried.split(", and the check's")[0] + ", attribution_fn returning the input itself (ignores the model)"
     out2 = _sc_call(sanity_check, model, x, 1, input_itself, SC_LAYERS, tried2)
