@@ -16,15 +16,16 @@ code runs (they may not call them). None trains a network: the planted-evidence 
 - 06.6 ``occlusion``: on a hand-weighted linear model (``flatten`` then ``Linear``) the drop of a 1x1
   window is ``sum_c w[t, c, i, j] (x - baseline)`` and that of non-overlapping 2x2 windows the sum over
   each block, both known analytically; then a seeded random CNN with overlapping windows against
-  ``captum.attr.Occlusion`` (whose ``attribute`` raises while the learner's code runs), with a tensor
-  baseline and per-image targets. Hints compare with the sum over windows (no average), the opposite
+  ``captum.attr.Occlusion`` (whose ``attribute`` raises while the learner's code runs), with a random tensor
+  baseline (the window takes its values pixel by pixel) and per-image targets. Hints compare with the sum over windows (no average), the opposite
   sign, the baseline ignored, the probability instead of the logit.
 
 - 06.2 ``saliency`` and 06.3 ``gradient_times_input`` try a hand-weighted linear model (saliency |W[target]|,
   gradient×input x * W[target]), a hand-weighted two-layer ReLU net whose active hidden unit the check chooses
   (the gradient is then v[target, active] * W1[active]), a bias-free ReLU net where gradient×input sums to the
   logit (Euler's theorem for a positively homogeneous function), one target for all rows and one per row, and a
-  seeded SmallCNN (notebook 04) in float64 against ``captum.attr.Saliency`` / ``InputXGradient``. In the kernel
+  seeded SmallCNN (notebook 04) in float64 against ``captum.attr.Saliency`` / ``InputXGradient``, and (saliency)
+  a colour CNN, where a max over the channels shows. In the kernel
   that holds the learner's objects: no ``.grad`` left on the parameters or the input, the input not left
   requiring grad, no hook left, the mode unchanged. A wrong map is compared with typical mistakes to name one
   (signed gradient, |gradient × input|, the target ignored, the softmax's gradient, one target for every row).
@@ -35,14 +36,27 @@ code runs (they may not call them). None trains a network: the planted-evidence 
   IntegratedGradients(method="riemann_middle")`` with the same steps and baseline; the steps argument honoured.
 - 06.5 ``lrp_epsilon`` (nn.Sequential of Linear and ReLU): a hand-weighted two-layer net with exact fractions
   (ε = 1, bias included), conservation layer by layer on a bias-free net (with ``return_layers=True``), equality
-  with gradient × input there as ε -> 0, and ``captum.attr.LRP`` (ε-rule on every layer) on a biased MLP.
+  with gradient × input there as ε -> 0, a pre-activation of exactly 0 (sign(0) = +1: no division by 0), a
+  TypeError for a layer it has no rule for (Tanh, Sigmoid), and ``captum.attr.LRP`` (ε-rule on every layer) on a
+  biased MLP.
 - 06.7 ``lime_surrogate``: a linear f recovered to 1e-6 (coefficients and intercept = f(x)), a nonlinear f
   (exp of the first feature) where a narrow kernel gives the local slope and a wide kernel the global fit, the
-  same result for the same seed and another for another seed, n_samples honoured (f sees them in one batch).
+  same result for the same seed and another for another seed; at a middle width, the exact fit the spec
+  describes (its draw, kernel and weighted least squares, solved here by the normal equations), which names a
+  kernel misread; torch's global random state untouched.
 
+- 06.9 ``sanity_check(model, x, target, attribution_fn, layers, *, seed=0)``: the check's own attribution
+  function (:class:`PlantedMaps`) finds which layers of the copy it receives were randomised and returns maps
+  planted for that set, with many ties, so the right correlation at every step is known (scipy's spearmanr,
+  outside the learner's code; ``spearmanr`` and ``rankdata`` raise inside it); the hints name the wrong order,
+  a cascade that is not cumulative, Pearson, ties broken by position, a correlation pooled over the batch, each
+  step against the previous one. :class:`SpecDraws` also compares the new values with the spec's draws (one
+  generator, from the top, weight and bias). The input itself must keep 1; saliency must fall; same seed, same
+  result, another seed another; the model passed in unchanged.
 - 06.10 ``fgsm(model, x, y, epsilon)``: on a hand-weighted linear model with two classes the sign of the
   cross-entropy's input gradient is known, ``sign(w[other] - w[y])``, so the adversarial image is known
-  exactly: ``clamp(x + epsilon * sign(w[1 - y] - w[y]), 0, 1)``; half the labels disagree with the model's
+  exactly: ``clamp(x + epsilon * sign(w[1 - y] - w[y]), 0, 1)``, and two pixels that neither class reads
+  have a gradient of exactly 0 and must not move; half the labels disagree with the model's
   prediction, so an answer that attacks the prediction instead of ``y`` fails, and one case sits near the
   pixel bounds with a large budget so that the clamp matters. On a SmallCNN with seeded random weights
   (float64, random labels), the check computes the input gradient of the loss with autograd itself and
@@ -794,11 +808,7 @@ def check_lime_surrogate(lime_surrogate):
     g = generator("06.7")
     w = torch.randn(5, generator=g, dtype=d)
     x = torch.randn(5, generator=g, dtype=d)
-    seen = []
-
-    def f_linear(z):
-        seen.append(tuple(z.shape))
-        return z @ w + 0.7
+    f_linear = lambda z: z @ w + 0.7  # noqa: E731 (sent to where the learner's code runs: it records nothing)
 
     tried = f"f(z) = z · w + 0.7 with w = {show(w)}, x = {show(x)}, n_samples = 300, kernel_width = 0.5, seed = 0"
     out = call(lime_surrogate, f_linear, x, n_samples=300, kernel_width=0.5, seed=0, tried=tried)
@@ -812,8 +822,6 @@ def check_lime_surrogate(lime_surrogate):
            tried=tried, expected=f"{float(fx):.6g}", received=f"{float(intercept):.6g}",
            hint="the surrogate is intercept + coef · (z - x): regress on the offsets z - x, not on z" if
            abs(float(intercept) - 0.7) < 1e-6 else "regress f(z) on [1, z - x]")
-    expect(sum(s[0] for s in seen) == 300, "f did not see n_samples perturbations in all.", tried=tried,
-           expected="300 rows in all", received=f"batches {seen}", hint="draw n_samples perturbations")
     # 2. locality: f = exp(z0) at 0; slope 1 there; a wide kernel fits the global slope e^{1/2} ≈ 1.65.
     f_exp = lambda z: torch.exp(z[:, 0])  # noqa: E731
     x0 = torch.zeros(2, dtype=d)

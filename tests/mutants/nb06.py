@@ -8,6 +8,14 @@ from torch import nn
 
 # ---------------------------------------------------------------- 06.1
 
+def _named(prefix: str, fn, mistake: str):
+    """A mutant made by a factory gets a name of its own, bound in this module: the sandbox tests look a
+    mutant up by its name in the kernel, where the solution's function holds the plain name."""
+    fn.__name__ = fn.__qualname__ = f"{prefix}_{mistake}"
+    globals()[fn.__name__] = fn
+    return fn
+
+
 def _am(mistake):
     def activation_maximisation(model, layer, channel, *, shape=(3, 16, 16), steps=100, lr=0.05, jitter=2, tv_weight=0.1, seed=0):
         g = torch.Generator().manual_seed(seed)
@@ -38,8 +46,7 @@ def _am(mistake):
         if mistake != "hook_left":
             handle.remove()
         return image.detach()
-    activation_maximisation.__qualname__ = f"activation_maximisation[{mistake}]"
-    return activation_maximisation
+    return _named("am", activation_maximisation, mistake)
 
 
 _MUTANTS_0 = {"06.1": [
@@ -94,8 +101,7 @@ def _occ(mistake):
         if mistake == "sum":
             return total
         return total / count.clamp_min(1)
-    occlusion.__qualname__ = f"occlusion[{mistake}]"
-    return occlusion
+    return _named("occlusion", occlusion, mistake)
 
 
 def _occ_captum(model, x, target, *, window, stride, baseline=0.0):
@@ -432,8 +438,7 @@ def _fgsm(mistake):
         if mistake != "no_clamp":
             out = out.clamp(0, 1)
         return out if mistake == "not_detached" else out.detach()
-    fgsm.__qualname__ = f"fgsm[{mistake}]"
-    return fgsm
+    return _named("fgsm", fgsm, mistake)
 
 
 _MUTANTS_2 = {"06.10": [
@@ -502,8 +507,7 @@ def _sc(mistake):
             previous = now
         result = torch.stack(out)
         return result.float() if mistake == "float32" else result
-    sanity_check.__qualname__ = f"sanity_check[{mistake}]"
-    return sanity_check
+    return _named("sanity_check", sanity_check, mistake)
 
 
 _MUTANTS_2["06.9"] = [
