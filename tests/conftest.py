@@ -57,33 +57,61 @@ def notebook_names() -> list[str]:
     return sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
 
 
+# Tests that measure wall-clock time run alone, after the others (the Makefile's second pytest run);
+# the rest run two at a time (pytest-xdist, one thread each), in groups that share what they compute.
+SHARED_FIXTURES = {"test_hostile", "test_interventions", "test_planted"}  # module-scoped
+PER_NOTEBOOK = {"test_mutants": "checks", "test_blind_mutants": "checks", "test_check_determinism": "checks",
+                "test_checks_through_sandbox": "sandbox"}  # what they cache, per notebook
+
+
 def pytest_collection_modifyitems(items):
-    """Tests that execute whole notebooks carry the mark `notebooks` (make test-fast skips them)."""
+    """Tests that execute whole notebooks carry the mark `notebooks` (make test-fast skips them); tests
+    that share a module fixture or a notebook's cached namespace or kernel run in one xdist worker."""
     for item in items:
-        if item.module.__name__ in {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile",
-                                    "test_checks_through_sandbox"}:
+        module = item.module.__name__
+        if module in {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile",
+                      "test_checks_through_sandbox"}:
             item.add_marker(pytest.mark.notebooks)
+        params = getattr(item, "callspec", None).params if hasattr(item, "callspec") else {}
+        if module in SHARED_FIXTURES:
+            item.add_marker(pytest.mark.xdist_group(module))
+        elif module == "test_nbgrader":  # one classroom per notebook; the tests without one use 00's
+            item.add_marker(pytest.mark.xdist_group(f"nbgrader-{params.get('name', '00')[:2]}"))
+        elif module in PER_NOTEBOOK and "exercise_id" in params:
+            item.add_marker(pytest.mark.xdist_group(f"{PER_NOTEBOOK[module]}-{params['exercise_id'][:2]}"))
+    # the longest group first, so that it does not start last
+    items.sort(key=lambda item: item.module.__name__ != "test_hostile")
+
+
+REPORTED: list[tuple[str, object]] = []  # what tests recorded for the summary, gathered from every worker
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        REPORTED.extend((key, value) for key, value in report.user_properties if key in ("blind", "summary", "notebook"))
 
 
 def pytest_terminal_summary(terminalreporter):
     """Print what executing each notebook cost, and how many wrong answers the checks reject."""
-    import sys
-    blind = sys.modules.get("test_blind_mutants")
-    for line in blind.summary() if blind else []:
+    blind = [value for key, value in REPORTED if key == "blind"]
+    if blind:
+        from test_blind_mutants import summary
+        for line in summary(blind):
+            terminalreporter.write_line(line)
+    for line in [value for key, value in REPORTED if key == "summary"]:
         terminalreporter.write_line(line)
-    trained = sys.modules.get("test_transformer")
-    for line in trained.TRAINED if trained else []:
-        terminalreporter.write_line(line)
-    from notebook_runs import MEASURED, PLAIN, WALL
-
-    if not MEASURED:
+    rows: dict[str, dict] = {}
+    for key, value in REPORTED:
+        if key == "notebook":
+            rows.setdefault(value["name"], {}).update(value)
+    if not rows:
         return
     tr = terminalreporter
     tr.section("notebook run times, memory and scores")
     tr.write_line(f"{'notebook':38} {'seconds':>8} {'graded in':>9} {'plain run':>9} {'peak MB':>8} {'points':>8}")
-    for name, grade in sorted(MEASURED.items()):
-        plain = f"{PLAIN[name]:9.1f}" if name in PLAIN else f"{'':9}"
-        tr.write_line(f"{name:38} {grade.seconds:8.1f} {WALL.get(name, 0):9.1f} {plain} "
-                      f"{grade.peak_memory_mb:8.0f} {grade.points:>4g}/{grade.max_points:<3}")
+    for name, row in sorted(rows.items()):
+        plain = f"{row['plain']:9.1f}" if "plain" in row else f"{'':9}"
+        tr.write_line(f"{name:38} {row['seconds']:8.1f} {row['wall']:9.1f} {plain} "
+                      f"{row['peak_mb']:8.0f} {row['points']:>4g}/{row['max_points']:<3}")
     tr.write_line("seconds: executing in the sandbox; graded in: the whole grading, from the call to the "
                   "grade; plain run: the notebook in one plain kernel, checks included")

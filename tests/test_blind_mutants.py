@@ -77,7 +77,6 @@ def verdict(ex_id: str, fn) -> str | None:
 
 
 CASES = blind_mutants()
-RESULTS: dict[str, tuple[str, bool]] = {}  # name -> (family, rejected), for the summary
 
 
 @pytest.mark.parametrize("exercise_id", sorted(REGISTRY))
@@ -87,9 +86,9 @@ def test_every_exercise_has_two_blind_mutants(exercise_id):
 
 @pytest.mark.parametrize(("exercise_id", "mutant", "family"), CASES,
                          ids=[f"{e}-{m.__name__}" for e, m, _ in CASES])
-def test_blind_mutant(exercise_id, mutant, family):
+def test_blind_mutant(exercise_id, mutant, family, record_property):
     message = verdict(exercise_id, mutant)
-    RESULTS[mutant.__name__] = (family, message is not None)
+    record_property("blind", (mutant.__name__, family, message is not None))  # for the summary
     name = mutant.__name__
     if name in ACCEPTED or name in OPEN:
         assert message is None, f"{name} is now rejected: take it off the list of escapes ({message.splitlines()[0]})"
@@ -98,11 +97,10 @@ def test_blind_mutant(exercise_id, mutant, family):
         assert message.startswith(f"✘ {REGISTRY[exercise_id].title}:")
 
 
-def summary() -> list[str]:
-    if not RESULTS:
-        return []
+def summary(results: list) -> list[str]:
+    """Counts by family, from the (name, family, rejected) that each blind mutant's test recorded."""
     total, rejected = Counter(), Counter()
-    for family, ok in RESULTS.values():
+    for _, family, ok in {name: (name, family, ok) for name, family, ok in results}.values():
         total[family] += 1
         rejected[family] += ok
     lines = [f"blind mutants: {sum(rejected.values())} of {sum(total.values())} rejected "

@@ -1,7 +1,8 @@
 """The classroom path: nbgrader generates, autogrades with the hidden tests, and exports.
 
-A temporary course directory stands in for a classroom, configured by the
-repository's own nbgrader_config.py (nbgrader runs from the repository root).
+A temporary course directory per notebook stands in for a classroom, configured by
+the repository's own nbgrader_config.py (nbgrader runs from the repository root);
+one course per notebook lets two test workers grade two notebooks at once.
 The solution version earns every autograded point; the learner version none.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ import csv
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -29,27 +31,36 @@ def nbgrader(course, *args):
     return done
 
 
-@pytest.fixture(scope="module")
-def classroom(tmp_path_factory):
-    """Every notebook generated, submitted by two students, autograded and exported."""
-    course = tmp_path_factory.mktemp("classroom")
-    submitters = {"solver": SOLUTIONS, "starter": NOTEBOOKS}
-    for name in notebook_names():
-        (course / "source" / name).mkdir(parents=True)
-        shutil.copy(SOLUTIONS / f"{name}.ipynb", course / "source" / name)
-        nbgrader(course, "generate_assignment", name, "--force")
-        for student, folder in submitters.items():
-            target = course / "submitted" / student / name
-            target.mkdir(parents=True)
-            shutil.copy(folder / f"{name}.ipynb", target)
-        extra = []
-        if name.startswith(NB):
-            (course / "submitted" / "tamperer" / name).mkdir(parents=True)
-            nbformat.write(tampered(), course / "submitted" / "tamperer" / name / f"{name}.ipynb")
-            extra = [f"--ResilientExecute.timeout={LOOP_TIMEOUT_S}"]
-        nbgrader(course, "autograde", name, "--create", "--force", *extra)
+def build_classroom(course: Path, name: str) -> Path:
+    """One notebook generated, submitted by two students (three for notebook 00: a tamperer too),
+    autograded and exported, in a course of its own, so that notebooks can be graded side by side."""
+    (course / "source" / name).mkdir(parents=True)
+    shutil.copy(SOLUTIONS / f"{name}.ipynb", course / "source" / name)
+    nbgrader(course, "generate_assignment", name, "--force")
+    for student, folder in {"solver": SOLUTIONS, "starter": NOTEBOOKS}.items():
+        target = course / "submitted" / student / name
+        target.mkdir(parents=True)
+        shutil.copy(folder / f"{name}.ipynb", target)
+    extra = []
+    if name.startswith(NB):
+        (course / "submitted" / "tamperer" / name).mkdir(parents=True)
+        nbformat.write(tampered(), course / "submitted" / "tamperer" / name / f"{name}.ipynb")
+        extra = [f"--ResilientExecute.timeout={LOOP_TIMEOUT_S}"]
+    nbgrader(course, "autograde", name, "--create", "--force", *extra)
     nbgrader(course, "export", f"--to={course / 'grades.csv'}")
     return course
+
+
+@pytest.fixture(scope="session")
+def classroom(tmp_path_factory):
+    """classroom(name): the course of one notebook, built on first use."""
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            built[name] = build_classroom(tmp_path_factory.mktemp(f"classroom-{name[:2]}"), name)
+        return built[name]
+    return get
 
 
 def tampered() -> nbformat.NotebookNode:
@@ -64,8 +75,8 @@ def tampered() -> nbformat.NotebookNode:
 
 
 def test_tampering_and_crashes_cost_only_their_own_exercise(classroom):
-    with Gradebook(f"sqlite:///{classroom}/gradebook.db") as gb:
-        name = next(n for n in notebook_names() if n.startswith(NB))
+    name = next(n for n in notebook_names() if n.startswith(NB))
+    with Gradebook(f"sqlite:///{classroom(name)}/gradebook.db") as gb:
         sub = gb.find_submission_notebook(name, name, "tamperer")
         scores = {g.name: g.score for g in sub.grades if g.max_score and g.cell_type == "code"}
         assert scores[f"test_{answer_id(A)}"] == 0  # edited: earns nothing
@@ -77,13 +88,13 @@ def test_tampering_and_crashes_cost_only_their_own_exercise(classroom):
 
 @pytest.mark.parametrize("name", notebook_names())
 def test_release_matches_the_committed_notebook(classroom, name):
-    assert (classroom / "release" / name / f"{name}.ipynb").read_bytes() == \
+    assert (classroom(name) / "release" / name / f"{name}.ipynb").read_bytes() == \
         (NOTEBOOKS / f"{name}.ipynb").read_bytes()
 
 
 @pytest.mark.parametrize("name", notebook_names())
 def test_solution_full_marks_learner_zero(classroom, name):
-    with Gradebook(f"sqlite:///{classroom}/gradebook.db") as gb:
+    with Gradebook(f"sqlite:///{classroom(name)}/gradebook.db") as gb:
         solver = gb.find_submission_notebook(name, name, "solver")
         starter = gb.find_submission_notebook(name, name, "starter")
         assert solver.max_code_score > 0
@@ -92,7 +103,8 @@ def test_solution_full_marks_learner_zero(classroom, name):
         assert starter.code_score == 0
 
 
-def test_export_lists_both_students(classroom):
-    rows = list(csv.DictReader((classroom / "grades.csv").open()))
+def test_export_lists_every_student(classroom):
+    name = next(n for n in notebook_names() if n.startswith(NB))
+    rows = list(csv.DictReader((classroom(name) / "grades.csv").open()))
     assert {r["student_id"] for r in rows} == {"solver", "starter", "tamperer"}
-    assert len(rows) == 3 * len(notebook_names())
+    assert len(rows) == 3 and all(r["assignment"] == name for r in rows)
