@@ -57,28 +57,29 @@ def notebook_names() -> list[str]:
     return sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
 
 
-# Tests that measure wall-clock time run alone, after the others (the Makefile's second pytest run);
-# the rest run two at a time (pytest-xdist, one thread each), in groups that share what they compute.
-SHARED_FIXTURES = {"test_hostile", "test_interventions", "test_planted"}  # module-scoped
-PER_NOTEBOOK = {"test_mutants": "checks", "test_blind_mutants": "checks", "test_check_determinism": "checks",
-                "test_checks_through_sandbox": "sandbox"}  # what they cache, per notebook
+# Tests that measure wall-clock time (mark `timed`) run alone, after the others (the Makefile's second
+# pytest run); the rest run two at a time (pytest-xdist, one thread each), in groups (mark `xdist_group`,
+# set where the tests are defined: xdist does not see marks added here) that share what they compute.
+
+def grouped(prefix: str, cases, ids=None) -> list:
+    """``cases`` for parametrize, each in the xdist group ``prefix-NN`` of its notebook (the first two
+    characters of the case, or of its first value): the tests of one notebook share a cached namespace,
+    kernel or classroom, so they run in one worker."""
+    ids = list(ids) if ids is not None else [None] * len(cases)
+    params = []
+    for case, name in zip(cases, ids):
+        values = case if isinstance(case, tuple) else (case,)
+        params.append(pytest.param(*values, marks=pytest.mark.xdist_group(f"{prefix}-{str(values[0])[:2]}"),
+                                   id=name))
+    return params
 
 
 def pytest_collection_modifyitems(items):
-    """Tests that execute whole notebooks carry the mark `notebooks` (make test-fast skips them); tests
-    that share a module fixture or a notebook's cached namespace or kernel run in one xdist worker."""
+    """Tests that execute whole notebooks carry the mark `notebooks` (make test-fast skips them)."""
     for item in items:
-        module = item.module.__name__
-        if module in {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile",
-                      "test_checks_through_sandbox"}:
+        if item.module.__name__ in {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile",
+                                    "test_checks_through_sandbox"}:
             item.add_marker(pytest.mark.notebooks)
-        params = getattr(item, "callspec", None).params if hasattr(item, "callspec") else {}
-        if module in SHARED_FIXTURES:
-            item.add_marker(pytest.mark.xdist_group(module))
-        elif module == "test_nbgrader":  # one classroom per notebook; the tests without one use 00's
-            item.add_marker(pytest.mark.xdist_group(f"nbgrader-{params.get('name', '00')[:2]}"))
-        elif module in PER_NOTEBOOK and "exercise_id" in params:
-            item.add_marker(pytest.mark.xdist_group(f"{PER_NOTEBOOK[module]}-{params['exercise_id'][:2]}"))
     # the longest group first, so that it does not start last
     items.sort(key=lambda item: item.module.__name__ != "test_hostile")
 

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import NOTEBOOKS, ROOT, SOLUTIONS, notebook_names
+from conftest import NOTEBOOKS, ROOT, SOLUTIONS, grouped, notebook_names
 from mi_helpers.release import nbgrader_env
 from submissions import A, B, C, D, NB, answer_id, index_of, insert_before, set_answer, solved
 
@@ -74,6 +74,7 @@ def tampered() -> nbformat.NotebookNode:
     return nb
 
 
+@pytest.mark.xdist_group(f"nbgrader-{NB}")
 def test_tampering_and_crashes_cost_only_their_own_exercise(classroom):
     name = next(n for n in notebook_names() if n.startswith(NB))
     with Gradebook(f"sqlite:///{classroom(name)}/gradebook.db") as gb:
@@ -86,13 +87,13 @@ def test_tampering_and_crashes_cost_only_their_own_exercise(classroom):
         assert sub.code_score == C.points
 
 
-@pytest.mark.parametrize("name", notebook_names())
+@pytest.mark.parametrize("name", grouped("nbgrader", notebook_names()))
 def test_release_matches_the_committed_notebook(classroom, name):
     assert (classroom(name) / "release" / name / f"{name}.ipynb").read_bytes() == \
         (NOTEBOOKS / f"{name}.ipynb").read_bytes()
 
 
-@pytest.mark.parametrize("name", notebook_names())
+@pytest.mark.parametrize("name", grouped("nbgrader", notebook_names()))
 def test_solution_full_marks_learner_zero(classroom, name):
     with Gradebook(f"sqlite:///{classroom(name)}/gradebook.db") as gb:
         solver = gb.find_submission_notebook(name, name, "solver")
@@ -103,6 +104,7 @@ def test_solution_full_marks_learner_zero(classroom, name):
         assert starter.code_score == 0
 
 
+@pytest.mark.xdist_group(f"nbgrader-{NB}")
 def test_export_lists_every_student(classroom):
     name = next(n for n in notebook_names() if n.startswith(NB))
     rows = list(csv.DictReader((classroom(name) / "grades.csv").open()))
