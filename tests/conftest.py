@@ -80,8 +80,12 @@ def pytest_collection_modifyitems(items):
         if item.module.__name__ in {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile",
                                     "test_checks_through_sandbox"}:
             item.add_marker(pytest.mark.notebooks)
-    # the longest group first, so that it does not start last
-    items.sort(key=lambda item: item.module.__name__ != "test_hostile")
+    # the longest first, so that none starts last (make test keeps this order: --no-loadscope-reorder)
+    items.sort(key=lambda item: FIRST.index(item.module.__name__) if item.module.__name__ in FIRST else len(FIRST))
+
+
+FIRST = ["test_hostile", "test_nbgrader", "test_checks_through_sandbox", "test_notebooks", "test_grading",
+         "test_check_determinism", "test_release"]  # the slowest modules, slowest first
 
 
 REPORTED: list[tuple[str, object]] = []  # what tests recorded for the summary, gathered from every worker

@@ -87,13 +87,14 @@ def test_tampering_and_crashes_cost_only_their_own_exercise(classroom):
         assert sub.code_score == C.points
 
 
-@pytest.mark.parametrize("name", grouped("nbgrader", notebook_names()))
-def test_release_matches_the_committed_notebook(classroom, name):
-    assert (classroom(name) / "release" / name / f"{name}.ipynb").read_bytes() == \
-        (NOTEBOOKS / f"{name}.ipynb").read_bytes()
+# Autograded here: notebook 00 (with the tamperer) and 08, the last and longest of the graded notebooks
+# before 09. nbgrader's autograde runs mi-grade's executor and judge (mi_helpers.classroom), which
+# tests/test_notebooks.py runs on every notebook, and nbgrader's release of every notebook is compared
+# with notebooks/ by tests/test_release.py; grading all nine here again cost eight minutes of the suite.
+AUTOGRADED = [n for n in notebook_names() if n[:2] in (NB, "08")]
 
 
-@pytest.mark.parametrize("name", grouped("nbgrader", notebook_names()))
+@pytest.mark.parametrize("name", grouped("nbgrader", AUTOGRADED))
 def test_solution_full_marks_learner_zero(classroom, name):
     with Gradebook(f"sqlite:///{classroom(name)}/gradebook.db") as gb:
         solver = gb.find_submission_notebook(name, name, "solver")
