@@ -51,13 +51,11 @@ lab: $(STAMP)
 lab-instructor: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/solutions $(ROOT_FLAG)
 
-# Two at a time (one thread each) what does not time itself, then alone what does (COURSE_SPEC's limits).
 test: $(STAMP) sandbox-tools
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not timed" -n 2 --dist loadgroup --no-loadscope-reorder
-	$(BIN)/python -m pytest -m timed
+	$(BIN)/python -m pytest
 
 test-fast: $(STAMP) sandbox-tools
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not notebooks and not timed" -n 2 --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -m "not notebooks"
 
 grade: $(STAMP) sandbox-tools
 	@test -n "$(NB)" || (echo "say which notebook: make grade NB=notebooks/00_orientation.ipynb" && exit 2)

@@ -57,38 +57,15 @@ def notebook_names() -> list[str]:
     return sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
 
 
-# Tests that measure wall-clock time (mark `timed`) run alone, after the others (the Makefile's second
-# pytest run); the rest run two at a time (pytest-xdist, one thread each), in groups (mark `xdist_group`,
-# set where the tests are defined: xdist does not see marks added here) that share what they compute.
-
-def grouped(prefix: str, cases, ids=None) -> list:
-    """``cases`` for parametrize, each in the xdist group ``prefix-NN`` of its notebook (the first two
-    characters of the case, or of its first value): the tests of one notebook share a cached namespace,
-    kernel or classroom, so they run in one worker."""
-    ids = list(ids) if ids is not None else [None] * len(cases)
-    params = []
-    for case, name in zip(cases, ids):
-        values = case if isinstance(case, tuple) else (case,)
-        params.append(pytest.param(*values, marks=pytest.mark.xdist_group(f"{prefix}-{str(values[0])[:2]}"),
-                                   id=name))
-    return params
-
-
 def pytest_collection_modifyitems(items):
     """Tests that execute whole notebooks carry the mark `notebooks` (make test-fast skips them)."""
     for item in items:
         if item.module.__name__ in {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile",
                                     "test_checks_through_sandbox"}:
             item.add_marker(pytest.mark.notebooks)
-    # the longest first, so that none starts last (make test keeps this order: --no-loadscope-reorder)
-    items.sort(key=lambda item: FIRST.index(item.module.__name__) if item.module.__name__ in FIRST else len(FIRST))
 
 
-FIRST = ["test_hostile", "test_nbgrader", "test_checks_through_sandbox", "test_notebooks", "test_grading",
-         "test_check_determinism", "test_release"]  # the slowest modules, slowest first
-
-
-REPORTED: list[tuple[str, object]] = []  # what tests recorded for the summary, gathered from every worker
+REPORTED: list[tuple[str, object]] = []  # what tests recorded (record_property) for the summary
 
 
 def pytest_runtest_logreport(report):

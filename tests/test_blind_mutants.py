@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import grouped
 from mi_helpers.checks import REGISTRY, ExerciseFailed
 
 BLIND = Path(__file__).parent / "mutants" / "blind"
@@ -85,8 +84,8 @@ def test_every_exercise_has_two_blind_mutants(exercise_id):
     assert sum(ex == exercise_id for ex, _, _ in CASES) >= 2
 
 
-@pytest.mark.parametrize(("exercise_id", "mutant", "family"),
-                         grouped("checks", CASES, ids=[f"{e}-{m.__name__}" for e, m, _ in CASES]))
+@pytest.mark.parametrize(("exercise_id", "mutant", "family"), CASES,
+                         ids=[f"{e}-{m.__name__}" for e, m, _ in CASES])
 def test_blind_mutant(exercise_id, mutant, family, record_property):
     message = verdict(exercise_id, mutant)
     record_property("blind", (mutant.__name__, family, message is not None))  # for the summary

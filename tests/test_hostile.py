@@ -60,7 +60,7 @@ from hostile import EXERCISES, FULL, KINDS, TEST, Context, Kind
 from mi_helpers.release import nbgrader_env
 from submissions import NB, solved
 
-pytestmark = [pytest.mark.notebooks, pytest.mark.xdist_group("hostile")]  # one module fixture
+pytestmark = pytest.mark.notebooks
 
 CELL_TIMEOUT_S = 20  # per cell, both graders
 MI_TOTAL_TIMEOUT_S = 300  # mi-grade --total-timeout

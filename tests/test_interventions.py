@@ -34,8 +34,6 @@ def result(layer: int) -> str:
     return f"blocks.{layer}.attn.hook_result"
 
 
-pytestmark = pytest.mark.xdist_group("interventions")  # its module fixtures are built once, in one worker
-
 @pytest.fixture(scope="module")
 def hand_built():
     model = hand_built_induction_model()

@@ -1,8 +1,7 @@
 """The classroom path: nbgrader generates, autogrades with the hidden tests, and exports.
 
 A temporary course directory per notebook stands in for a classroom, configured by
-the repository's own nbgrader_config.py (nbgrader runs from the repository root);
-one course per notebook lets two test workers grade two notebooks at once.
+the repository's own nbgrader_config.py (nbgrader runs from the repository root).
 The solution version earns every autograded point; the learner version none.
 """
 from __future__ import annotations
@@ -17,7 +16,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import NOTEBOOKS, ROOT, SOLUTIONS, grouped, notebook_names
+from conftest import NOTEBOOKS, ROOT, SOLUTIONS, notebook_names
 from mi_helpers.release import nbgrader_env
 from submissions import A, B, C, D, NB, answer_id, index_of, insert_before, set_answer, solved
 
@@ -74,7 +73,6 @@ def tampered() -> nbformat.NotebookNode:
     return nb
 
 
-@pytest.mark.xdist_group(f"nbgrader-{NB}")
 def test_tampering_and_crashes_cost_only_their_own_exercise(classroom):
     name = next(n for n in notebook_names() if n.startswith(NB))
     with Gradebook(f"sqlite:///{classroom(name)}/gradebook.db") as gb:
@@ -94,7 +92,7 @@ def test_tampering_and_crashes_cost_only_their_own_exercise(classroom):
 AUTOGRADED = [n for n in notebook_names() if n[:2] in (NB, "08")]
 
 
-@pytest.mark.parametrize("name", grouped("nbgrader", AUTOGRADED))
+@pytest.mark.parametrize("name", AUTOGRADED)
 def test_solution_full_marks_learner_zero(classroom, name):
     with Gradebook(f"sqlite:///{classroom(name)}/gradebook.db") as gb:
         solver = gb.find_submission_notebook(name, name, "solver")
@@ -105,7 +103,6 @@ def test_solution_full_marks_learner_zero(classroom, name):
         assert starter.code_score == 0
 
 
-@pytest.mark.xdist_group(f"nbgrader-{NB}")
 def test_export_lists_every_student(classroom):
     name = next(n for n in notebook_names() if n.startswith(NB))
     rows = list(csv.DictReader((classroom(name) / "grades.csv").open()))

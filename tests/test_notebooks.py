@@ -14,7 +14,6 @@ GRADING_OVERHEAD_S = 5  # issue 7: grading an honest notebook takes at most its 
 GRADING_OVERHEAD_SHARE = 0.35  # or plus 35 % of it for a long one (07 on a slowed machine: 30 %, not understood yet)
 
 
-@pytest.mark.timed
 @pytest.mark.parametrize("name", notebook_names())
 def test_solution_passes_every_check(name, record_property):
     grade = solution_grade(name)
@@ -26,7 +25,6 @@ def test_solution_passes_every_check(name, record_property):
     assert grade.restarts == 0
 
 
-@pytest.mark.timed
 @pytest.mark.parametrize("name", notebook_names())
 def test_solution_within_time_and_memory(name):
     grade = solution_grade(name)
@@ -46,7 +44,6 @@ def test_learner_version_earns_zero_with_a_clear_message(name, record_property):
         assert "Traceback" not in result.message
 
 
-@pytest.mark.timed
 def test_whole_course_within_time():
     for name in notebook_names():
         solution_grade(name)
@@ -54,7 +51,6 @@ def test_whole_course_within_time():
     assert total <= COURSE_TIME_LIMIT_S, f"the course takes {total:.0f} s"
 
 
-@pytest.mark.timed
 @pytest.mark.parametrize("name", notebook_names())
 def test_grading_costs_at_most_five_seconds_more_than_running(name, record_property):
     """Sandbox, trusted verdicts and all: grading a solution is not much slower than running it."""

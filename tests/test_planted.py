@@ -15,8 +15,6 @@ from mi_helpers.planted import (D_IN, FEATURE_UNUSED, FEATURE_USED, HIDDEN, UNIT
 N = 4000
 
 
-pytestmark = pytest.mark.xdist_group("planted")  # its module fixtures are built once, in one worker
-
 @pytest.fixture(scope="module")
 def data():
     return planted_features(N, seed=0)

@@ -302,7 +302,6 @@ def test_attention_patterns_draws_one_labelled_map_per_head():
 # --------------------------------------------------------------------------- training
 
 
-@pytest.mark.timed
 def test_two_layers_learn_induction_within_30_s_and_one_layer_cannot(record_property):
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
