@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the checks import torch: a process that only reads notebooks need not
     from .checks import Exercise

@@ -65,35 +65,25 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.notebooks)
 
 
-REPORTED: list[tuple[str, object]] = []  # what tests recorded (record_property) for the summary
-
-
-def pytest_runtest_logreport(report):
-    if report.when == "call":
-        REPORTED.extend((key, value) for key, value in report.user_properties if key in ("blind", "summary", "notebook"))
-
-
 def pytest_terminal_summary(terminalreporter):
     """Print what executing each notebook cost, and how many wrong answers the checks reject."""
-    blind = [value for key, value in REPORTED if key == "blind"]
-    if blind:
-        from test_blind_mutants import summary
-        for line in summary(blind):
-            terminalreporter.write_line(line)
-    for line in [value for key, value in REPORTED if key == "summary"]:
+    import sys
+    blind = sys.modules.get("test_blind_mutants")
+    for line in blind.summary() if blind else []:
         terminalreporter.write_line(line)
-    rows: dict[str, dict] = {}
-    for key, value in REPORTED:
-        if key == "notebook":
-            rows.setdefault(value["name"], {}).update(value)
-    if not rows:
+    trained = sys.modules.get("test_transformer")
+    for line in trained.TRAINED if trained else []:
+        terminalreporter.write_line(line)
+    from notebook_runs import MEASURED, PLAIN, WALL
+
+    if not MEASURED:
         return
     tr = terminalreporter
     tr.section("notebook run times, memory and scores")
     tr.write_line(f"{'notebook':38} {'seconds':>8} {'graded in':>9} {'plain run':>9} {'peak MB':>8} {'points':>8}")
-    for name, row in sorted(rows.items()):
-        plain = f"{row['plain']:9.1f}" if "plain" in row else f"{'':9}"
-        tr.write_line(f"{name:38} {row['seconds']:8.1f} {row['wall']:9.1f} {plain} "
-                      f"{row['peak_mb']:8.0f} {row['points']:>4g}/{row['max_points']:<3}")
+    for name, grade in sorted(MEASURED.items()):
+        plain = f"{PLAIN[name]:9.1f}" if name in PLAIN else f"{'':9}"
+        tr.write_line(f"{name:38} {grade.seconds:8.1f} {WALL.get(name, 0):9.1f} {plain} "
+                      f"{grade.peak_memory_mb:8.0f} {grade.points:>4g}/{grade.max_points:<3}")
     tr.write_line("seconds: executing in the sandbox; graded in: the whole grading, from the call to the "
                   "grade; plain run: the notebook in one plain kernel, checks included")

@@ -59,13 +59,3 @@ def best_of_two(name: str) -> tuple[float, float]:
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(SOLUTIONS)}}).execute()
     second_plain = time.perf_counter() - started
     return min(first_grade, second_grade), min(first_plain, second_plain)
-
-
-def row(key: str) -> dict:
-    """What was measured of ``key`` ("solutions/00_orientation"), for the summary at the end of the run."""
-    grade = MEASURED[key]
-    found = {"name": key, "seconds": grade.seconds, "wall": WALL.get(key, 0.0), "peak_mb": grade.peak_memory_mb,
-             "points": grade.points, "max_points": grade.max_points}
-    if key in PLAIN:
-        found["plain"] = PLAIN[key]
-    return found

@@ -32,7 +32,7 @@ def nbgrader(course, *args):
 
 def build_classroom(course: Path, name: str) -> Path:
     """One notebook generated, submitted by two students (three for notebook 00: a tamperer too),
-    autograded and exported, in a course of its own, so that notebooks can be graded side by side."""
+    autograded and exported, in a course of its own."""
     (course / "source" / name).mkdir(parents=True)
     shutil.copy(SOLUTIONS / f"{name}.ipynb", course / "source" / name)
     nbgrader(course, "generate_assignment", name, "--force")
@@ -52,7 +52,7 @@ def build_classroom(course: Path, name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def classroom(tmp_path_factory):
-    """classroom(name): the course of one notebook, built on first use."""
+    """classroom(name): the course of one notebook, built on first use (only AUTOGRADED are)."""
     built: dict[str, Path] = {}
 
     def get(name: str) -> Path:

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import notebook_names
 from mi_helpers.checks import exercises_of
-from notebook_runs import MEASURED, WALL, best_of_two, learner_grade, plain_run_seconds, row, solution_grade
+from notebook_runs import MEASURED, WALL, best_of_two, learner_grade, plain_run_seconds, solution_grade
 
 TIME_LIMIT_S = 90  # COURSE_SPEC section 2, one notebook on a 2-core machine
 COURSE_TIME_LIMIT_S = 12 * 60
@@ -15,9 +15,8 @@ GRADING_OVERHEAD_SHARE = 0.35  # or plus 35 % of it for a long one (07 on a slow
 
 
 @pytest.mark.parametrize("name", notebook_names())
-def test_solution_passes_every_check(name, record_property):
+def test_solution_passes_every_check(name):
     grade = solution_grade(name)
-    record_property("notebook", row(f"solutions/{name}"))
     failed = [r.message for r in grade.results if r.verdict != "passed"]
     assert not failed, "\n".join(failed)
     assert {r.exercise.id for r in grade.results} == {ex.id for ex in exercises_of(name[:2])}
@@ -33,9 +32,8 @@ def test_solution_within_time_and_memory(name):
 
 
 @pytest.mark.parametrize("name", notebook_names())
-def test_learner_version_earns_zero_with_a_clear_message(name, record_property):
+def test_learner_version_earns_zero_with_a_clear_message(name):
     grade = learner_grade(name)
-    record_property("notebook", row(f"notebooks/{name}"))
     assert grade.points == 0
     assert grade.restarts == 0, "the learner version must not kill its kernel"
     for result in grade.results:
@@ -52,7 +50,7 @@ def test_whole_course_within_time():
 
 
 @pytest.mark.parametrize("name", notebook_names())
-def test_grading_costs_at_most_five_seconds_more_than_running(name, record_property):
+def test_grading_costs_at_most_five_seconds_more_than_running(name):
     """Sandbox, trusted verdicts and all: grading a solution is not much slower than running it."""
     grade_s = (solution_grade(name), WALL[f"solutions/{name}"])[1]
     plain_s = plain_run_seconds(name)
@@ -62,6 +60,5 @@ def test_grading_costs_at_most_five_seconds_more_than_running(name, record_prope
 
     if grade_s > allowed(plain_s):  # measured once each, minutes apart: measure both again, together
         grade_s, plain_s = best_of_two(name)
-    record_property("notebook", {**row(f"solutions/{name}"), "plain": plain_s, "wall": grade_s})
     assert grade_s <= allowed(plain_s), f"grading took {grade_s:.1f} s, running {plain_s:.1f} s " \
                                         "(the faster of two measurements each)"
