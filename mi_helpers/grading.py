@@ -313,6 +313,9 @@ def execute(nb, *, judge: Callable[[int, "nbformat.NotebookNode", KernelChannel]
                     failed.update({i: ("timed out", why) for i in range(index, len(nb.cells)) if i in graded})
                 except (CellTimeoutError, DeadKernelError, KernelDied, RemoteTimeout, Exception) as exc:
                     # Exception: whatever else nbclient raises on a kernel gone wrong is that cell's crash
+                    if os.environ.get("MI_GRADER_DEBUG"):  # for course authors: what ended the cell
+                        import traceback
+                        traceback.print_exc()
                     if watch is not None and watch.killed:
                         failed[index] = ("out of memory", f"used more than {memory_limit_mb:.0f} MB of memory")
                     elif isinstance(exc, (CellTimeoutError, RemoteTimeout)):

@@ -113,14 +113,28 @@ class Sandbox:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
 
-    @staticmethod
-    def _free_uid() -> int:
+    def _free_uid(self) -> int:
+        """A uid that no process has and no other sandbox on this machine holds: drawn from the operating
+        system's randomness (the grader's ``random`` may have been seeded: two graders seeded alike drew
+        the same uid, and one's clean-up killed the other's kernel), and held with a lock on a file named
+        after it until :meth:`close`, so that graders running side by side never share one."""
+        import fcntl
+
         import psutil
         used = {p.info["uids"].real for p in psutil.process_iter(["uids"]) if p.info.get("uids")}
+        draw = random.SystemRandom()
         while True:
-            uid = random.randrange(200_000, 900_000)
-            if uid not in used:
-                return uid
+            uid = draw.randrange(200_000, 900_000)
+            if uid in used:
+                continue
+            lock = open(Path(tempfile.gettempdir()) / f"mi-sandbox-uid-{uid}.lock", "a")  # noqa: SIM115
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                lock.close()
+                continue
+            self._uid_lock = lock
+            return uid
 
     # ------------------------------------------------------------ the command
 
@@ -219,6 +233,11 @@ class Sandbox:
                 _safe(lambda p=process: p.send_signal(signal.SIGKILL))
             time.sleep(0.1)
         shutil.rmtree(self.root, ignore_errors=True)
+        lock = getattr(self, "_uid_lock", None)
+        if lock is not None:  # the uid is free for another sandbox once its processes are gone
+            Path(lock.name).unlink(missing_ok=True)
+            lock.close()
+            self._uid_lock = None
 
 
 def _safe(fn):
