@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup sandbox-tools lab lab-instructor test test-fast grade release check-release classroom clean
+.PHONY: help setup sandbox-tools lab lab-instructor test test-fast grade grade-class bench-grading release check-release classroom clean
 
 help:
 	@echo "make lab            open the course (creates .venv on first use)"
@@ -16,6 +16,8 @@ help:
 	@echo "make test-fast      the tests that do not execute notebooks"
 	@echo "make lab-instructor the lab with nbgrader's instructor tools (formgrader, Create Assignment)"
 	@echo "make grade NB=notebooks/00_orientation.ipynb   grade one notebook"
+	@echo "make grade-class A=00_orientation   nbgrader autograde of every student, one per core"
+	@echo "make bench-grading  time that against sequential nbgrader autograde (20 students of 00 and 04)"
 	@echo "make release        regenerate notebooks/ from solutions/ with nbgrader"
 	@echo "make check-release  fail if notebooks/ is out of date"
 	@echo "make classroom      lay out classroom/ for nbgrader (instructors)"
@@ -60,6 +62,13 @@ test-fast: $(STAMP) sandbox-tools
 grade: $(STAMP) sandbox-tools
 	@test -n "$(NB)" || (echo "say which notebook: make grade NB=notebooks/00_orientation.ipynb" && exit 2)
 	$(BIN)/mi-grade "$(NB)"
+
+grade-class: $(STAMP) sandbox-tools
+	@test -n "$(A)" || (echo "say which assignment: make grade-class A=00_orientation" && exit 2)
+	$(BIN)/python -m mi_helpers.batch "$(A)"
+
+bench-grading: $(STAMP) sandbox-tools
+	$(BIN)/python -m mi_helpers.batch --benchmark
 
 release: $(STAMP)
 	$(BIN)/python -m mi_helpers.release

@@ -17,6 +17,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from conftest import NOTEBOOKS, ROOT, SOLUTIONS, notebook_names
+from mi_helpers import batch
 from mi_helpers.release import nbgrader_env
 from submissions import A, B, C, D, NB, answer_id, index_of, insert_before, set_answer, solved
 
@@ -108,3 +109,22 @@ def test_export_lists_every_student(classroom):
     rows = list(csv.DictReader((classroom(name) / "grades.csv").open()))
     assert {r["student_id"] for r in rows} == {"solver", "starter", "tamperer"}
     assert len(rows) == 3 and all(r["assignment"] == name for r in rows)
+
+
+def test_parallel_autograde_gives_the_sequential_grades(classroom, tmp_path):
+    """mi_helpers.batch: one nbgrader process per student, two at a time, each writing a copy of the gradebook,
+    the students merged one by one into the course's: the same scores as nbgrader's own sequential run, every
+    student's earlier submission replaced rather than doubled."""
+    name = next(n for n in notebook_names() if n.startswith(NB))
+    course = tmp_path / "course"
+    shutil.copytree(classroom(name), course, ignore=shutil.ignore_patterns("autograded", "feedback"))
+    sequential = batch.scores(course / "gradebook.db")
+    assert {student for _, student, _, _ in sequential} == {"solver", "starter", "tamperer"}
+    runs = batch.autograde_all(course, name, jobs=2, extra=(f"--ResilientExecute.timeout={LOOP_TIMEOUT_S}",),
+                               progress=lambda line: None)
+    assert [r.returncode for r in runs] == [0, 0, 0], [r.log[-2000:] for r in runs if r.returncode]
+    assert batch.scores(course / "gradebook.db") == sequential
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        assert len(gb.find_assignment(name).submissions) == 3
+    assert all((course / "autograded" / student / name / f"{name}.ipynb").exists()
+               for student in ("solver", "starter", "tamperer"))
