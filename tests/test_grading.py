@@ -7,12 +7,16 @@ their points, and the learner's file is never changed.
 from __future__ import annotations
 
 import json
+import os
+import random
 import subprocess
 import sys
 
 import nbformat
+import pytest
 
 from mi_helpers.grading import grade_notebook
+from mi_helpers.sandbox import Sandbox
 
 from submissions import A, B, C, D, NB, answer_id, by_id, index_of, insert_before, save, set_answer, solved
 
@@ -75,3 +79,19 @@ def test_cli_explains_what_it_cannot_grade(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 2
         assert words in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="each sandbox gets a uid of its own only when grading as root")
+def test_sandboxes_side_by_side_never_share_a_uid():
+    """The grader runs the course's setup cell, which seeds Python's random: a uid drawn from it was the same
+    in every grader, and one grader's clean-up (SIGKILL to every process of its uid) killed the kernel of
+    another grading beside it."""
+    boxes = []
+    try:
+        for _ in range(3):
+            random.seed(0)
+            boxes.append(Sandbox())
+        assert len({box.uid for box in boxes}) == 3
+    finally:
+        for box in boxes:
+            box.close()
