@@ -1,4 +1,4 @@
-"""Grade a class on every core: nbgrader autograde, one process per student, the gradebook written by one.
+"""Grade a class on every core: nbgrader autograde in a few processes side by side, the gradebook written by one.
 
 ``nbgrader autograde ASSIGNMENT`` grades the students one after the other, and a notebook of this course
 keeps about one core busy while it runs. ::
@@ -6,15 +6,15 @@ keeps about one core busy while it runs. ::
     python -m mi_helpers.batch 00_orientation              # every submitted student, one per core
     python -m mi_helpers.batch 00_orientation --jobs 4 --course classroom
 
-runs one ``nbgrader autograde ASSIGNMENT --student=S`` per student who submitted, ``--jobs`` at a time
-(default: the number of cores), from the repository root, so with the course's nbgrader_config.py (the
+runs ``--jobs`` ``nbgrader autograde ASSIGNMENT`` processes side by side (default: one per core), each on
+its share of the students who submitted, from the repository root, so with the course's nbgrader_config.py (the
 sandbox, the trusted judge, tampered cells flagged). nbgrader keeps its gradebook in SQLite, which lets one
 connection write at a time; two nbgrader processes writing the course's gradebook at once fail at random
 with "database is locked" (SQLite gives that error at once, without waiting, to a transaction that read
 and then wants to write while another writes, so a longer busy timeout does not cure it). So no nbgrader
 process here writes the course's gradebook: each gets a copy of it, made when it starts, and when it ends
-this process copies that student's submission, grades and comments from the copy into the course's
-gradebook, in one transaction, one student at a time. The course's gradebook has one writer, this process;
+this process copies each of its students' submission, grades and comments from the copy into the course's
+gradebook, one student at a time, in one transaction each. The course's gradebook has one writer, this process;
 what ends in it is what sequential ``nbgrader autograde`` writes (``--benchmark`` compares the two).
 
     python -m mi_helpers.batch --benchmark [--students 20] [--notebooks 00 04] [--jobs 2]
@@ -113,44 +113,48 @@ def merge_submission(main_db: Path, worker_db: Path, assignment: str, student: s
 
 def autograde_all(course: Path, assignment: str, *, db: Path | None = None, jobs: int | None = None,
                   students: list[str] | None = None, extra: tuple[str, ...] = (), progress=print) -> list[StudentRun]:
-    """``nbgrader autograde assignment --student=S`` for every student, ``jobs`` at a time, each with a copy of
-    the gradebook; each student's results merged into ``db`` (default ``course/gradebook.db``) when it ends."""
+    """nbgrader autograde of every student in ``jobs`` processes side by side, each grading its share of the
+    students (every ``jobs``-th, in sorted order) on its own copy of the gradebook; a process's students are
+    merged into ``db`` (default ``course/gradebook.db``) one at a time when it ends. One process per share, not
+    per student: each nbgrader process pays some seconds of start-up (nbgrader, torch, the course's checks)."""
     course = Path(course).resolve()
     db = Path(db).resolve() if db else course / "gradebook.db"
     if not db.exists():
         raise FileNotFoundError(f"no gradebook at {db}: run nbgrader generate_assignment {assignment} first")
-    students = submitted_students(course, assignment) if students is None else students
-    jobs = jobs or os.cpu_count() or 1
+    students = submitted_students(course, assignment) if students is None else sorted(students)
+    everyone = submitted_students(course, assignment)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(students)))
+    shares = [students[k::jobs] for k in range(jobs)]
     merging = threading.Lock()
     scratch = Path(tempfile.mkdtemp(prefix="mi-batch-"))
-    runs: list[StudentRun] = []
 
-    def grade(student: str) -> StudentRun:
-        copy = scratch / f"gradebook-{student}.db"
+    def grade(share: list[str]) -> list[StudentRun]:
+        copy = scratch / f"gradebook-{share[0]}.db"
         with merging:  # a consistent copy: nothing is being merged while it is taken
-            src = sqlite3.connect(db)
-            dst = sqlite3.connect(copy)
+            src, dst = sqlite3.connect(db), sqlite3.connect(copy)
             src.backup(dst)
             src.close()
             dst.close()
+        others = [s for s in everyone if s not in share]
         started = time.perf_counter()
-        done = subprocess.run(nbgrader_command(course, copy, "autograde", assignment, f"--student={student}",
-                                               "--create", "--force", *extra),
+        done = subprocess.run(nbgrader_command(course, copy, "autograde", assignment, "--create", "--force",
+                                               f"--CourseDirectory.student_id_exclude={','.join(others)}", *extra),
                               cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True)
-        run = StudentRun(student, time.perf_counter() - started, done.returncode, done.stdout + done.stderr)
+        seconds = time.perf_counter() - started
+        runs = [StudentRun(s, seconds / len(share), done.returncode, done.stdout + done.stderr) for s in share]
         if done.returncode == 0:
             with merging:
-                merge_submission(db, copy, assignment, student)
+                for student in share:
+                    merge_submission(db, copy, assignment, student)
         copy.unlink(missing_ok=True)
-        progress(f"{student}: {'graded' if run.returncode == 0 else 'FAILED'} in {run.seconds:.1f} s")
-        return run
+        progress(f"{', '.join(share)}: {'graded' if done.returncode == 0 else 'FAILED'} in {seconds:.1f} s")
+        return runs
 
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            runs = list(pool.map(grade, students))
+            return [run for runs in pool.map(grade, [s for s in shares if s]) for run in runs]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return runs
 
 
 def scores(db: Path) -> dict[tuple[str, str, str, str], float | None]:

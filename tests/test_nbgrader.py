@@ -112,9 +112,9 @@ def test_export_lists_every_student(classroom):
 
 
 def test_parallel_autograde_gives_the_sequential_grades(classroom, tmp_path):
-    """mi_helpers.batch: one nbgrader process per student, two at a time, each writing a copy of the gradebook,
-    the students merged one by one into the course's: the same scores as nbgrader's own sequential run, every
-    student's earlier submission replaced rather than doubled."""
+    """mi_helpers.batch: two nbgrader processes side by side, each grading its share of the students on a copy of
+    the gradebook, the students merged one by one into the course's: the same scores as nbgrader's own sequential
+    run, every student's earlier submission replaced rather than doubled."""
     name = next(n for n in notebook_names() if n.startswith(NB))
     course = tmp_path / "course"
     shutil.copytree(classroom(name), course, ignore=shutil.ignore_patterns("autograded", "feedback"))
