@@ -125,6 +125,9 @@ def autograde_all(course: Path, assignment: str, *, db: Path | None = None, jobs
     everyone = submitted_students(course, assignment)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(students)))
     shares = [students[k::jobs] for k in range(jobs)]
+    # each kernel gets its share of the cores (the course's limit_threads honours OMP_NUM_THREADS, which the
+    # sandbox passes on): two kernels of two threads on two cores spin against each other
+    env = {**nbgrader_env(), "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
     merging = threading.Lock()
     scratch = Path(tempfile.mkdtemp(prefix="mi-batch-"))
 
@@ -139,7 +142,7 @@ def autograde_all(course: Path, assignment: str, *, db: Path | None = None, jobs
         started = time.perf_counter()
         done = subprocess.run(nbgrader_command(course, copy, "autograde", assignment, "--create", "--force",
                                                f"--CourseDirectory.student_id_exclude={','.join(others)}", *extra),
-                              cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True)
+                              cwd=ROOT, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
         runs = [StudentRun(s, seconds / len(share), done.returncode, done.stdout + done.stderr) for s in share]
         if done.returncode == 0:
