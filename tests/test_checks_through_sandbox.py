@@ -24,15 +24,17 @@ from conftest import SOLUTIONS, notebook_path
 from mi_helpers.checks import REGISTRY, ExerciseFailed, exercises_of
 from mi_helpers.grading import execute
 from mi_helpers.notebook import is_answer_cell, is_setup_cell
-from mutants import ALL as MUTANTS
+from mutants import ALL as MUTANTS, factory
 
 CASES = [(ex_id, m.__name__) for ex_id, ms in sorted(MUTANTS.items()) for m in ms]
 CHECK_TIMEOUT_S = 300
 
 
 def _module_source(number: str) -> str:
+    """The mutant module as one cell: the kernel cannot import tests/mutants, so what the module imports
+    from mutants.factory comes inline."""
     module = __import__(f"mutants.nb{number}", fromlist=["MUTANTS"])
-    return inspect.getsource(module)
+    return inspect.getsource(module).replace("from mutants.factory import named\n", inspect.getsource(factory))
 
 
 @functools.lru_cache(maxsize=None)

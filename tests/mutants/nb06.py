@@ -5,16 +5,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mutants.factory import named
+
 
 # ---------------------------------------------------------------- 06.1
-
-def _named(prefix: str, fn, mistake: str):
-    """A mutant made by a factory gets a name of its own, bound in this module: the sandbox tests look a
-    mutant up by its name in the kernel, where the solution's function holds the plain name."""
-    fn.__name__ = fn.__qualname__ = f"{prefix}_{mistake}"
-    globals()[fn.__name__] = fn
-    return fn
-
 
 def _am(mistake):
     def activation_maximisation(model, layer, channel, *, shape=(3, 16, 16), steps=100, lr=0.05, jitter=2, tv_weight=0.1, seed=0):
@@ -46,7 +40,7 @@ def _am(mistake):
         if mistake != "hook_left":
             handle.remove()
         return image.detach()
-    return _named("am", activation_maximisation, mistake)
+    return named("am", activation_maximisation, mistake)
 
 
 _MUTANTS_0 = {"06.1": [
@@ -101,7 +95,7 @@ def _occ(mistake):
         if mistake == "sum":
             return total
         return total / count.clamp_min(1)
-    return _named("occlusion", occlusion, mistake)
+    return named("occlusion", occlusion, mistake)
 
 
 def _occ_captum(model, x, target, *, window, stride, baseline=0.0):
@@ -438,7 +432,7 @@ def _fgsm(mistake):
         if mistake != "no_clamp":
             out = out.clamp(0, 1)
         return out if mistake == "not_detached" else out.detach()
-    return _named("fgsm", fgsm, mistake)
+    return named("fgsm", fgsm, mistake)
 
 
 _MUTANTS_2 = {"06.10": [
@@ -507,7 +501,7 @@ def _sc(mistake):
             previous = now
         result = torch.stack(out)
         return result.float() if mistake == "float32" else result
-    return _named("sanity_check", sanity_check, mistake)
+    return named("sanity_check", sanity_check, mistake)
 
 
 _MUTANTS_2["06.9"] = [

@@ -11,16 +11,10 @@ from mi_helpers.interventions import ablate_heads
 from mi_helpers.mystery import load_mystery_model, mystery_inputs
 from mi_helpers.toy import ToyModel, sparse_features
 
+from mutants.factory import named
+
 
 # ------------------------------------------------------------ section 1
-
-def _named(prefix: str, fn, mistake: str):
-    """A mutant made by a factory gets a name of its own, bound in this module: the sandbox tests look a
-    mutant up by its name in the kernel, where the solution's function holds the plain name."""
-    fn.__name__ = fn.__qualname__ = f"{prefix}_{mistake}"
-    globals()[fn.__name__] = fn
-    return fn
-
 
 # ---------------------------------------------------------------- 09.1
 
@@ -47,7 +41,7 @@ def _loss(mistake):
         if mistake == "mean_features_sum_batch":
             return (importance * sq).mean(-1).sum()
         raise ValueError(mistake)
-    return _named("toy_loss", toy_loss, mistake)
+    return named("toy_loss", toy_loss, mistake)
 
 
 _TOY = {"09.1": [
@@ -94,7 +88,7 @@ def _dim(mistake):
             den = (dots ** 2).sum(1)
         alive = den > 0
         return torch.where(alive, num / torch.where(alive, den, torch.ones_like(den)), torch.zeros_like(den))
-    return _named("feature_dimensionality", feature_dimensionality, mistake)
+    return named("feature_dimensionality", feature_dimensionality, mistake)
 
 
 def feature_dimensionality_loop(W):
@@ -160,7 +154,7 @@ def _train(mistake):
             loss.backward()
             optimizer.step()
         return model if mistake == "train_mode" else model.eval()
-    return _named("train_toy_model", train_toy_model, mistake)
+    return named("train_toy_model", train_toy_model, mistake)
 
 
 _TOY["09.3"] = [
