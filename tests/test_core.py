@@ -88,6 +88,8 @@ def test_wrong_values_show_expected_received_and_hint(toy_check):
     message = verdict(toy_check, lambda x: 2 * x + 1)
     for part in ("tried:", "expected:", "received:", "hint:", "multiply by two", "largest difference"):
         assert part in message
+    # a hint's second line lines up under its first, after "hint:"
+    assert any(line.startswith(" " * 12 + "largest difference") for line in message.splitlines()), message
 
 
 def test_learner_exception_names_their_line_not_ours(toy_check):

@@ -74,10 +74,11 @@ MESSAGE_WIDTH = 100  # a check's sentences wrap here, between words, for any not
 
 def _wrap(text: str, indent: int) -> str:
     """``text`` wrapped at MESSAGE_WIDTH between words, each line after the first indented by ``indent``;
-    a line break already in the text is kept."""
-    return "\n".join(textwrap.fill(part, width=MESSAGE_WIDTH, subsequent_indent=" " * indent,
-                                    break_long_words=False, break_on_hyphens=False) or part
-                      for part in text.split("\n"))
+    a line break already in the text is kept, and the line after it indented too."""
+    pad = " " * indent
+    return "\n".join(textwrap.fill(part, width=MESSAGE_WIDTH, initial_indent=pad if i else "",
+                                    subsequent_indent=pad, break_long_words=False, break_on_hyphens=False)
+                      for i, part in enumerate(text.split("\n")))
 
 
 class ExerciseFailed(AssertionError):
