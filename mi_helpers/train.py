@@ -1,6 +1,7 @@
 """One short training loop, with a progress bar: the same loop for every model in the course."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -11,13 +12,18 @@ def train(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *,
           loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
           epochs: int = 100, lr: float = 1e-2, batch_size: int | None = None,
           optimizer: str = "adam", weight_decay: float = 0.0, seed: int = 0,
-          progress: bool = True, desc: str = "training") -> list[float]:
+          progress: bool = True, desc: str = "training", log_dir: str | Path | None = None) -> list[float]:
     """Fit ``model`` to (X, y) and return the mean training loss of each epoch.
 
     ``loss_fn`` defaults to cross-entropy (``y`` holds class indices). With
     ``batch_size=None`` every step sees the whole data set. Shuffling uses its
     own generator seeded with ``seed``, so a run repeats exactly.
+
+    ``log_dir``: also write each epoch's loss (``loss/train``) to TensorBoard's files in this folder, to
+    watch with ``tensorboard --logdir <its parent>`` (offline, at http://localhost:6006). Needs the
+    ``tensorboard`` package: ``pip install tensorboard``.
     """
+    writer = _writer(log_dir, desc) if log_dir is not None else None
     loss_fn = loss_fn or torch.nn.functional.cross_entropy
     device = next(model.parameters()).device
     X, y = X.to(device), y.to(device)
@@ -43,8 +49,24 @@ def train(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *,
             total += loss.item() * len(batch)
         history.append(total / n)
         bar.set_postfix(loss=f"{history[-1]:.4f}")
+        if writer is not None:
+            writer.add_scalar("loss/train", history[-1], len(history))
+    if writer is not None:
+        writer.close()
     model.eval()
     return history
+
+
+def _writer(log_dir: str | Path, desc: str):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ImportError("train(log_dir=...) writes TensorBoard's files and needs the tensorboard package: "
+                          "pip install tensorboard (in the course's environment: .venv/bin/pip install tensorboard), "
+                          "or leave log_dir out.") from None
+    writer = SummaryWriter(log_dir=str(log_dir))
+    writer.add_text("run", desc)
+    return writer
 
 
 @torch.no_grad()

@@ -1,6 +1,7 @@
 """The data generators keep their planted truth; the training loop learns and repeats itself."""
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -53,3 +54,33 @@ def test_train_learns_and_repeats():
     assert history[-1] < 0.5 * history[0]
     assert accuracy(model, X, y) > 0.95
     assert fit()[1] == history
+
+
+def test_train_logs_each_epoch_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    X, y = two_moons(100, seed=0)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    history = train(model, X, y, epochs=12, lr=0.05, progress=False, log_dir=tmp_path / "mlp")
+    events = EventAccumulator(str(tmp_path / "mlp"))
+    events.Reload()
+    logged = events.Scalars("loss/train")
+    assert [e.step for e in logged] == list(range(1, 13))
+    assert [e.value for e in logged] == pytest.approx(history, rel=1e-6)
+
+
+def test_train_without_tensorboard_says_how_to_get_it(monkeypatch, tmp_path):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name.startswith("torch.utils.tensorboard"):
+            raise ImportError("No module named 'tensorboard'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    X, y = two_moons(20, seed=0)
+    with pytest.raises(ImportError, match="pip install tensorboard"):
+        train(torch.nn.Linear(2, 2), X, y, epochs=1, progress=False, log_dir=tmp_path)
