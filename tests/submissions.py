@@ -14,9 +14,10 @@ def answer_id(ex):
     return f"{ex.id.replace('.', '_')}_{ex.slug}"
 
 
-def solved() -> nbformat.NotebookNode:
-    """The learner notebook with the solution notebook's answers in the answer cells."""
-    nb = nbformat.read(notebook_path(NOTEBOOKS, NB), as_version=4)
+def solved(nb: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
+    """The learner notebook (``nb``, or notebook 00 as released) with the solution notebook's answers
+    in the answer cells."""
+    nb = nbformat.read(notebook_path(NOTEBOOKS, NB), as_version=4) if nb is None else nb
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source
                for c in nbformat.read(notebook_path(SOLUTIONS, NB), as_version=4).cells
                if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
