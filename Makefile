@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup sandbox-tools lab lab-instructor test test-fast grade grade-class bench-grading release check-release classroom clean
+.PHONY: help setup sandbox-tools browser-tools lab lab-instructor test test-fast grade grade-class bench-grading release check-release classroom clean
 
 help:
 	@echo "make lab            open the course (creates .venv on first use)"
@@ -40,6 +40,16 @@ sandbox-tools:
 	    echo "grading needs bubblewrap: sudo apt-get install bubblewrap (or your system's package)"; exit 1; \
 	  fi; }
 
+# The browser test (tests/test_browser.py) drives Debian's chromium through Playwright; Playwright's
+# own browser download is not used. Installed here when missing and we are root with apt-get.
+browser-tools:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "the browser test needs chromium: sudo apt-get install chromium (or your system's package)"; exit 1; \
+	  fi; }
+
 # Serve the repository (nbgrader's classroom/ must lie inside it) and open on notebooks/.
 # Jupyter refuses root unless told: containers and CI machines often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -53,7 +63,7 @@ lab: $(STAMP)
 lab-instructor: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/solutions $(ROOT_FLAG)
 
-test: $(STAMP) sandbox-tools
+test: $(STAMP) sandbox-tools browser-tools
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP) sandbox-tools
