@@ -24,7 +24,9 @@ from typing import Any, Callable
 
 import nbformat
 
-from submissions import A, B, C, D, answer_id, index_of, insert_before, set_answer, solved
+from mi_helpers.notebook import is_setup_cell
+from submissions import A, B, C, D, answer_id, index_of, insert_before, set_answer
+from submissions import solved as solved_whole
 
 EXERCISES = (A, B, C, D)
 TEST = {ex.id: f"test_{answer_id(ex)}" for ex in EXERCISES}  # the test cell of each exercise
@@ -96,6 +98,14 @@ def kind(family: str, expected: dict[str, float] = NORMAL, *, post=None, last: b
 
 
 # ------------------------------------------------------------------ building blocks
+
+def solved() -> nbformat.NotebookNode:
+    """Notebook 00 solved, without its worked examples and figures: the set-up cell, the exercises, their
+    tests and the text. Every kind is graded twice, and those cells cost a third of a grading."""
+    nb = solved_whole()
+    nb.cells = [c for c in nb.cells if c.cell_type != "code" or is_setup_cell(c) or c.metadata.get("nbgrader")]
+    return nb
+
 
 def code(source: str, **values: Any) -> str:
     """A cell's source: dedented, with @NAME@ replaced by the values given (@PASS@: C's pass line)."""
