@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup sandbox-tools browser-tools lab lab-instructor test test-fast grade grade-class bench-grading release check-release classroom clean
+.PHONY: help setup sandbox-tools browser-tools lab lab-instructor test test-fast grade grade-class bench-grading bench-overhead release check-release classroom clean
 
 help:
 	@echo "make lab            open the course (creates .venv on first use)"
@@ -18,6 +18,7 @@ help:
 	@echo "make grade NB=notebooks/00_orientation.ipynb   grade one notebook"
 	@echo "make grade-class A=00_orientation   nbgrader autograde of every student, one per core"
 	@echo "make bench-grading  time that against sequential nbgrader autograde (20 students of 00 and 04)"
+	@echo "make bench-overhead grading against a plain run, every notebook (the suite measures 00, 07, 09)"
 	@echo "make release        regenerate notebooks/ from solutions/ with nbgrader"
 	@echo "make check-release  fail if notebooks/ is out of date"
 	@echo "make classroom      lay out classroom/ for nbgrader (instructors)"
@@ -63,8 +64,12 @@ lab: $(STAMP)
 lab-instructor: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/solutions $(ROOT_FLAG)
 
+# Two passes: the tests that measure no time, two at a time (a module per worker); then those that
+# measure time or load the machine (mark `serial`, tests/conftest.py), one at a time. Both always run.
 test: $(STAMP) sandbox-tools browser-tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not serial" -n 2 --dist loadfile; first=$$?; \
+	$(BIN)/python -m pytest -m serial; second=$$?; \
+	test $$first -eq 0 -a $$second -eq 0
 
 test-fast: $(STAMP) sandbox-tools
 	$(BIN)/python -m pytest -m "not notebooks"
@@ -79,6 +84,9 @@ grade-class: $(STAMP) sandbox-tools
 
 bench-grading: $(STAMP) sandbox-tools
 	$(BIN)/python -m mi_helpers.batch --benchmark
+
+bench-overhead: $(STAMP) sandbox-tools
+	MI_MEASURE_EVERY_NOTEBOOK=1 $(BIN)/python -m pytest -m serial tests/test_notebooks.py -k grading_costs
 
 release: $(STAMP)
 	$(BIN)/python -m mi_helpers.release

@@ -57,22 +57,47 @@ def notebook_names() -> list[str]:
     return sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
 
 
+# Modules whose tests measure time (limits, timeouts, overheads) or load the whole machine: `make test`
+# runs them after the rest, one test at a time; the rest run two at a time (pytest-xdist).
+SERIAL = {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile", "test_hub", "test_browser",
+          "test_transformer"}
+
+
 def pytest_collection_modifyitems(items):
-    """Tests that execute whole notebooks carry the mark `notebooks` (make test-fast skips them)."""
+    """Tests that execute whole notebooks carry the mark `notebooks` (make test-fast skips them); those of
+    SERIAL the mark `serial`."""
     for item in items:
         if item.module.__name__ in {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile",
                                     "test_checks_through_sandbox"}:
             item.add_marker(pytest.mark.notebooks)
+        if item.module.__name__ in SERIAL:
+            item.add_marker(pytest.mark.serial)
+
+
+def _counts() -> list[str]:
+    """How many wrong answers the checks reject, and what training the transformer cost, if this process ran them."""
+    import sys
+    blind = sys.modules.get("test_blind_mutants")
+    trained = sys.modules.get("test_transformer")
+    return [*(blind.summary() if blind else []), *(trained.TRAINED if trained else [])]
+
+
+FROM_WORKERS: list[str] = []  # what _counts gave in each pytest-xdist worker
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: hand the counts to the controller
+        session.config.workeroutput["counts"] = _counts()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    FROM_WORKERS.extend(getattr(node, "workeroutput", {}).get("counts", []))
 
 
 def pytest_terminal_summary(terminalreporter):
     """Print what executing each notebook cost, and how many wrong answers the checks reject."""
-    import sys
-    blind = sys.modules.get("test_blind_mutants")
-    for line in blind.summary() if blind else []:
-        terminalreporter.write_line(line)
-    trained = sys.modules.get("test_transformer")
-    for line in trained.TRAINED if trained else []:
+    for line in [*FROM_WORKERS, *_counts()]:
         terminalreporter.write_line(line)
     from notebook_runs import MEASURED, PLAIN, WALL
 
