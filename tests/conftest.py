@@ -60,7 +60,7 @@ def notebook_names() -> list[str]:
 # Modules whose tests measure time (limits, timeouts, overheads) or load the whole machine: `make test`
 # runs them after the rest, one test at a time; the rest run two at a time (pytest-xdist).
 SERIAL = {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile", "test_hub", "test_browser",
-          "test_transformer"}
+          "test_transformer", "test_hooks_models"}
 
 
 def pytest_collection_modifyitems(items):

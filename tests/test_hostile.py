@@ -500,6 +500,9 @@ def world(tmp_path_factory):
     reaper.write_text(REAPER)
     env = nbgrader_env()
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    # three graders side by side on two cores: torch on one thread each (limit_threads honours it, and the
+    # sandbox passes it on to the kernel), or their threads spin against each other
+    env["OMP_NUM_THREADS"] = "1"
     env["MI_HOSTILE_TOKEN"] = token  # marks every process the graders start (unless a sandbox clears it)
     ctx = Context(course=course, port=listener.port, token=token, contained=bool(contain))
     w = World(ctx, course, tmp, env, contain, reaper)
