@@ -53,6 +53,19 @@ def solution(exercise_id: str):
     return namespace[ex.slug]
 
 
+def free_ports(n: int = 1) -> list[int]:
+    """``n`` distinct TCP ports on 127.0.0.1 that were free a moment ago, for servers a test starts."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
 def notebook_names() -> list[str]:
     return sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
 

@@ -101,7 +101,8 @@ def kind(family: str, expected: dict[str, float] = NORMAL, *, post=None, last: b
 
 def solved() -> nbformat.NotebookNode:
     """Notebook 00 solved, without its worked examples and figures: the set-up cell, the exercises, their
-    tests and the text. Every kind is graded twice, and those cells cost a third of a grading."""
+    tests and the text. Every kind is graded twice, and those cells cost a fifth of a grading
+    (mi-grade: 22.4 s with them, 17.7 s without)."""
     nb = solved_whole()
     nb.cells = [c for c in nb.cells if c.cell_type != "code" or is_setup_cell(c) or c.metadata.get("nbgrader")]
     return nb

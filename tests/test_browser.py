@@ -19,7 +19,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOTEBOOKS, ROOT, SOLUTIONS, notebook_path
+from conftest import NOTEBOOKS, ROOT, SOLUTIONS, free_ports, notebook_path
 
 # it runs notebook cells; pytest-timeout (a test dependency) stops it if a bounded wait below ever is not
 pytestmark = [pytest.mark.notebooks, pytest.mark.timeout(300)]
@@ -65,12 +64,6 @@ def _setup_index(cells: list[dict]) -> int:
 
 # ------------------------------------------------------------------ the lab, as `make lab` starts it
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _api(base: str, token: str, path: str, method: str = "GET"):
     request = urllib.request.Request(f"{base}{path}", method=method, headers={"Authorization": f"token {token}"})
     with urllib.request.urlopen(request, timeout=10) as reply:
@@ -97,7 +90,7 @@ def lab(tmp_path):
     course.mkdir()
     for number in ("00", "04"):
         shutil.copy(notebook_path(NOTEBOOKS, number), course)
-    port, token = _free_port(), secrets.token_hex(16)
+    (port,), token = free_ports(1), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_PATH": f"{LEARNER_CONFIG}"
            + (f":{os.environ['JUPYTER_CONFIG_PATH']}" if os.environ.get("JUPYTER_CONFIG_PATH") else ""),
            # a learner's first day: no settings or open tabs saved by an earlier run

@@ -21,7 +21,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -35,7 +34,7 @@ import pytest
 import requests
 
 import hostile
-from conftest import ROOT, SOLUTIONS, notebook_path
+from conftest import ROOT, SOLUTIONS, free_ports, notebook_path
 from mi_helpers.checks import exercises_of
 from submissions import C, solved
 
@@ -60,16 +59,6 @@ for path in sys.argv[1:]:
         found[path] = type(error).__name__
 print(json.dumps(found))
 """
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 @contextlib.contextmanager
@@ -169,7 +158,7 @@ class Hub:
     def __init__(self, klass: Class, workdir: Path):
         self.klass = klass
         self.workdir = workdir
-        port, hub_port, proxy_port, service_port = _free_ports(4)
+        port, hub_port, proxy_port, service_port = free_ports(4)
         self.url = f"http://127.0.0.1:{port}"
         self.token = secrets.token_hex(16)
         workdir.mkdir()

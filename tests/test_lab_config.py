@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
-from conftest import ROOT
+from conftest import ROOT, free_ports
 
 LEARNER = ROOT / "etc" / "learner"
 INSTRUCTOR_ONLY = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
@@ -42,9 +41,7 @@ def test_the_learner_lab_hides_the_instructor_tools_and_keeps_the_learners():
 
 def _status_of_formgrader(learner: bool) -> int:
     """Start a Jupyter server the way `make lab` (or `make lab-instructor`) does and ask for the formgrader."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    (port,) = free_ports(1)
     env = {**os.environ, **({"JUPYTER_CONFIG_PATH": str(LEARNER)} if learner else {})}
     server = subprocess.Popen([sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
                                "--ServerApp.token=t", "--allow-root", f"--ServerApp.root_dir={ROOT}"],
