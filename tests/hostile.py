@@ -24,8 +24,7 @@ from typing import Any, Callable
 
 import nbformat
 
-from mi_helpers.notebook import is_setup_cell
-from submissions import A, B, C, D, answer_id, index_of, insert_before, set_answer
+from submissions import A, B, C, D, answer_id, exercises_only, index_of, insert_before, set_answer
 from submissions import solved as solved_whole
 
 EXERCISES = (A, B, C, D)
@@ -34,6 +33,15 @@ FULL = {ex.id: ex.points for ex in EXERCISES}
 NORMAL = {**FULL, C.id: 0}  # the verdict unless a kind says otherwise
 NOTHING = {ex.id: 0 for ex in EXERCISES}
 PASS_LINE = f"✔ {C.title} passed"
+
+BOTH = ("mi-grade", "nbgrader")
+# Attacks on the checks from inside the kernel (the families "kernel" and "ipython") meet one defence under both
+# graders: the test cells never run in the kernel, the verdict is the grader's (mi_helpers.grading.execute and
+# mi_helpers.verdict, the same code for both; docs/grading.md). So nbgrader, the class's grader, grades all of
+# them, and mi-grade the first of each family, which shows that mi-grade takes that path too (a mi-grade that
+# trusted the kernel's check would give it C's points). Each grading costs about 12 s of CPU time, and the
+# module is bound by CPU: grading the other nine by mi-grade too cost the suite about a minute.
+IN_THE_KERNEL = ("nbgrader",)
 
 WRONG_C = f'''def {C.slug}(x, y):
     import torch
@@ -49,6 +57,7 @@ class Context:
     port: int  # a TCP server on 127.0.0.1 in the test process: reaching it means the network is open
     token: str  # unique to this run: names of the files that attacks leave in /tmp
     contained: bool  # the graders run in a PID namespace of their own, so kill(-1) reaches nothing else
+    gradebooks: tuple[Path, ...] = ()  # the copies of the gradebook that nbgrader runs side by side write
     student: str = ""  # the nbgrader student id this submission is graded as
     grader: str = ""  # "mi-grade" or "nbgrader": a label for what the attack leaves, so it can be blamed
 
@@ -70,6 +79,7 @@ class Kind:
     #                     graded against what it wrote, so it is graded last and alone
     gradable: bool = True  # False: the notebook cannot be graded at all (every exercise zero)
     needs_containment: bool = False  # only run where its blast radius is contained (kill(-1))
+    graders: tuple[str, ...] = BOTH  # the graders it is graded by (see IN_THE_KERNEL)
     index: int = 0
 
     @property
@@ -86,12 +96,12 @@ KINDS: list[Kind] = []
 
 
 def kind(family: str, expected: dict[str, float] = NORMAL, *, post=None, last: bool = False,
-         gradable: bool = True, needs_containment: bool = False):
+         gradable: bool = True, needs_containment: bool = False, graders: tuple[str, ...] = BOTH):
     """Register the decorated builder as a kind; its docstring is the kind's description."""
 
     def register(build):
         KINDS.append(Kind(build.__name__, family, build, dict(expected), " ".join(build.__doc__.split()),
-                          post, last, gradable, needs_containment, index=len(KINDS)))
+                          post, last, gradable, needs_containment, graders, index=len(KINDS)))
         return build
 
     return register
@@ -100,12 +110,8 @@ def kind(family: str, expected: dict[str, float] = NORMAL, *, post=None, last: b
 # ------------------------------------------------------------------ building blocks
 
 def solved() -> nbformat.NotebookNode:
-    """Notebook 00 solved, without its worked examples and figures: the set-up cell, the exercises, their
-    tests and the text. Every kind is graded twice, and those cells cost a fifth of a grading
-    (mi-grade: 22.4 s with them, 17.7 s without)."""
-    nb = solved_whole()
-    nb.cells = [c for c in nb.cells if c.cell_type != "code" or is_setup_cell(c) or c.metadata.get("nbgrader")]
-    return nb
+    """Notebook 00 solved, without its worked examples and figures: every kind is graded twice."""
+    return exercises_only(solved_whole())
 
 
 def code(source: str, **values: Any) -> str:
@@ -203,7 +209,7 @@ def patch_check_function(ctx):
     """)
 
 
-@kind("kernel")
+@kind("kernel", graders=IN_THE_KERNEL)
 def disarm_core_helpers(ctx):
     """Turns fail, expect, expect_close, expect_number into no-ops and expect_tensor into identity, in
     mi_helpers.checks.core and in nb00's imported copies, and replaces ExerciseFailed by a class that
@@ -233,7 +239,7 @@ def disarm_core_helpers(ctx):
     """)
 
 
-@kind("kernel")
+@kind("kernel", graders=IN_THE_KERNEL)
 def fake_module_in_sys_modules(ctx):
     """Puts a fake mi_helpers.checks.nb00 in sys.modules (everything from the real one but C's check,
     which passes): importing the check inside the kernel is no proof of getting the course's."""
@@ -250,7 +256,7 @@ def fake_module_in_sys_modules(ctx):
     """)
 
 
-@kind("kernel")
+@kind("kernel", graders=IN_THE_KERNEL)
 def fake_package_on_path(ctx):
     """Copies mi_helpers/checks to a folder of its own with C's check made to pass, puts that folder
     first in mi_helpers.__path__ and forgets the imported checks: a fresh import inside the kernel
@@ -275,7 +281,7 @@ def fake_package_on_path(ctx):
     """)
 
 
-@kind("kernel")
+@kind("kernel", graders=IN_THE_KERNEL)
 def import_hook(ctx):
     """Inserts a finder at the front of sys.meta_path that loads mi_helpers.checks.nb00 with C's check
     replaced, and forgets the imported checks: every later import of the check, fresh or not, goes
@@ -303,7 +309,7 @@ def import_hook(ctx):
     """)
 
 
-@kind("kernel")
+@kind("kernel", graders=IN_THE_KERNEL)
 def patch_torch_comparisons(ctx):
     """Makes torch.allclose, torch.equal, Tensor.__eq__ and Tensor.__lt__ always true for C's test (and
     puts them back afterwards, to keep D): any verdict computed with the kernel's torch, visible check
@@ -329,7 +335,7 @@ def patch_torch_comparisons(ctx):
     return nb
 
 
-@kind("kernel")
+@kind("kernel", graders=IN_THE_KERNEL)
 def stack_walking_answer(ctx):
     """C's answer, when called, walks up the stack (sys._getframe) and disarms every caller: fail,
     expect, expect_close, expect_tensor in the callers' module globals, and torch.allclose where a
@@ -379,7 +385,7 @@ def input_transformers(ctx):
     """)
 
 
-@kind("ipython")
+@kind("ipython", graders=IN_THE_KERNEL)
 def custom_exc_swallows(ctx):
     """set_custom_exc((BaseException,), ...) with a handler that prints the pass line and shows no error:
     a verdict read from the kernel's error outputs sees none."""
@@ -391,7 +397,7 @@ def custom_exc_swallows(ctx):
     """)
 
 
-@kind("ipython")
+@kind("ipython", graders=IN_THE_KERNEL)
 def showtraceback_replaced(ctx):
     """Replaces the shell's showtraceback (and _showtraceback) so that errors print the pass line instead
     of an error output."""
@@ -404,7 +410,7 @@ def showtraceback_replaced(ctx):
     """)
 
 
-@kind("ipython")
+@kind("ipython", graders=IN_THE_KERNEL)
 def pass_line_hooks(ctx):
     """A post_run_cell event handler and an atexit handler that print the pass line after every cell:
     printed text is not a verdict."""
@@ -749,13 +755,14 @@ def overwrites_a_classmate(ctx):
 
 @kind("disk", post=honest_untouched, last=True)
 def rewrites_the_gradebook(ctx):
-    """Finds nbgrader's gradebook.db (up from the working folder, and in the classroom) and, with sqlite,
+    """Finds nbgrader's gradebook.db (up from the working folder, in the classroom, and the copies that
+    nbgrader runs side by side write, which a real attacker finds by listing /tmp) and, with sqlite,
     gives itself 100 on every cell and the honest student 0: the gradebook must be out of reach, and
     an earlier grade never changes."""
     return attack("""
         import pathlib, sqlite3
         _here = pathlib.Path.cwd().resolve()
-        _books = {pathlib.Path("@COURSE@") / "gradebook.db"}
+        _books = {pathlib.Path("@COURSE@") / "gradebook.db", *map(pathlib.Path, @COPIES@)}
         for _up in (_here, *_here.parents):
             try:
                 if (_up / "gradebook.db").is_file():
@@ -774,7 +781,7 @@ def rewrites_the_gradebook(ctx):
                 print("rewrote", _book)
             except Exception as _error:
                 print("could not rewrite", _book, _error)
-    """, course=ctx.course, me=ctx.student)
+    """, course=ctx.course, me=ctx.student, copies=repr([str(db) for db in ctx.gradebooks]))
 
 
 @kind("disk", post=untouched("repo/notebooks/", "repo/solutions/"), last=True)
