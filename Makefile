@@ -66,7 +66,8 @@ lab-instructor: $(STAMP)
 
 # Two passes: the tests that measure no time, two at a time (a module per worker), torch on one thread
 # each (two workers with two threads each on two cores spun against each other: 10x slower); then those
-# that measure time or load the machine (mark `serial`, tests/conftest.py), one at a time. Both always run.
+# that measure time or keep both cores busy themselves (mark `serial`, tests/conftest.py), one at a time.
+# Both always run.
 test: $(STAMP) sandbox-tools browser-tools
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -m "not serial" -n 2 --dist loadfile; first=$$?; \
 	$(BIN)/python -m pytest -m serial; second=$$?; \

@@ -70,18 +70,26 @@ def notebook_names() -> list[str]:
     return sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
 
 
-# Modules whose tests measure time (limits, timeouts, overheads) or load the whole machine: `make test`
-# runs them after the rest, one test at a time; the rest run two at a time (pytest-xdist).
-SERIAL = {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile", "test_hub", "test_browser",
-          "test_transformer", "test_hooks_models"}
+# Modules whose tests measure time (limits, overheads) or load both cores themselves: `make test` runs them after
+# the rest, one test at a time; the rest run two at a time (pytest-xdist), the grading, hub and browser tests
+# among them (they wait more than they compute, and their time limits only bound a wait).
+SERIAL = {"test_notebooks", "test_nbgrader", "test_hostile", "test_transformer", "test_hooks_models"}
+
+
+# The longest modules of the parallel pass, longest first: pytest-xdist hands out modules in the order they were
+# collected, and a long one handed out last kept one worker busy for a minute while the other had nothing to do.
+LONGEST_FIRST = ["test_check_determinism", "test_checks_through_sandbox", "test_learner_notebooks", "test_hub",
+                 "test_grading", "test_blind_mutants", "test_release", "test_browser"]
 
 
 def pytest_collection_modifyitems(items):
     """Tests that execute whole notebooks carry the mark `notebooks` (make test-fast skips them); those of
-    SERIAL the mark `serial`."""
+    SERIAL the mark `serial`. The modules of LONGEST_FIRST come first, the others after them in their order."""
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__, len(rank)))
     for item in items:
-        if item.module.__name__ in {"test_notebooks", "test_nbgrader", "test_grading", "test_hostile",
-                                    "test_checks_through_sandbox"}:
+        if item.module.__name__ in {"test_notebooks", "test_learner_notebooks", "test_nbgrader", "test_grading",
+                                    "test_hostile", "test_checks_through_sandbox"}:
             item.add_marker(pytest.mark.notebooks)
         if item.module.__name__ in SERIAL:
             item.add_marker(pytest.mark.serial)
@@ -96,32 +104,37 @@ def _counts() -> list[str]:
 
 
 FROM_WORKERS: list[str] = []  # what _counts gave in each pytest-xdist worker
+ROWS_FROM_WORKERS: list[tuple] = []  # the notebooks each worker graded (notebook_runs.table_rows)
 
 
 def pytest_sessionfinish(session):
     if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: hand the counts to the controller
+        from notebook_runs import table_rows
+
         session.config.workeroutput["counts"] = _counts()
+        session.config.workeroutput["notebook_rows"] = table_rows()
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     FROM_WORKERS.extend(getattr(node, "workeroutput", {}).get("counts", []))
+    ROWS_FROM_WORKERS.extend(tuple(row) for row in getattr(node, "workeroutput", {}).get("notebook_rows", []))
 
 
 def pytest_terminal_summary(terminalreporter):
     """Print what executing each notebook cost, and how many wrong answers the checks reject."""
     for line in [*FROM_WORKERS, *_counts()]:
         terminalreporter.write_line(line)
-    from notebook_runs import MEASURED, PLAIN, WALL
+    from notebook_runs import table_rows
 
-    if not MEASURED:
+    rows = sorted([*ROWS_FROM_WORKERS, *table_rows()])
+    if not rows:
         return
     tr = terminalreporter
     tr.section("notebook run times, memory and scores")
     tr.write_line(f"{'notebook':38} {'seconds':>8} {'graded in':>9} {'plain run':>9} {'peak MB':>8} {'points':>8}")
-    for name, grade in sorted(MEASURED.items()):
-        plain = f"{PLAIN[name]:9.1f}" if name in PLAIN else f"{'':9}"
-        tr.write_line(f"{name:38} {grade.seconds:8.1f} {WALL.get(name, 0):9.1f} {plain} "
-                      f"{grade.peak_memory_mb:8.0f} {grade.points:>4g}/{grade.max_points:<3}")
+    for name, seconds, wall, plain, peak, points, max_points in rows:
+        plain = f"{plain:9.1f}" if plain is not None else f"{'':9}"
+        tr.write_line(f"{name:38} {seconds:8.1f} {wall:9.1f} {plain} {peak:8.0f} {points:>4g}/{max_points:<3}")
     tr.write_line("seconds: executing in the sandbox; graded in: the whole grading, from the call to the "
                   "grade; plain run: the notebook in one plain kernel, checks included")

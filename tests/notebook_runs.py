@@ -46,6 +46,13 @@ def plain_run_seconds(name: str) -> float:
     return PLAIN[f"solutions/{name}"]
 
 
+def table_rows() -> list[tuple]:
+    """(notebook, seconds executing, seconds graded in, plain-run seconds or None, peak MB, points, max points) of
+    each notebook this process graded: plain data, so that a pytest-xdist worker can hand it to the summary."""
+    return [(name, grade.seconds, WALL.get(name, 0.0), PLAIN.get(name), grade.peak_memory_mb, grade.points,
+             grade.max_points) for name, grade in sorted(MEASURED.items())]
+
+
 def best_of_two(name: str) -> tuple[float, float]:
     """(grading seconds, plain-run seconds) for the solution, each the faster of the first measurement and a
     second one taken now, back to back: a machine that was busy during one of them costs neither."""
