@@ -62,6 +62,18 @@ def submitted_students(course: Path, assignment: str) -> list[str]:
     return sorted(p.parent.name for p in (course / "submitted").glob(f"*/{assignment}") if p.is_dir())
 
 
+def copy_gradebook(db: Path, to: Path) -> Path:
+    """A consistent copy of the gradebook ``db`` at ``to`` (sqlite's online backup), for one nbgrader process to write."""
+    to.parent.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(db), sqlite3.connect(to)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return to
+
+
 def merge_submission(main_db: Path, worker_db: Path, assignment: str, student: str) -> int:
     """Copy ``student``'s submission of ``assignment`` (and its grades, comments, the student) from
     ``worker_db``, a copy of ``main_db`` that one nbgrader process wrote, into ``main_db``, replacing the
@@ -134,10 +146,7 @@ def autograde_all(course: Path, assignment: str, *, db: Path | None = None, jobs
     def grade(share: list[str]) -> list[StudentRun]:
         copy = scratch / f"gradebook-{share[0]}.db"
         with merging:  # a consistent copy: nothing is being merged while it is taken
-            src, dst = sqlite3.connect(db), sqlite3.connect(copy)
-            src.backup(dst)
-            src.close()
-            dst.close()
+            copy_gradebook(db, copy)
         others = [s for s in everyone if s not in share]
         started = time.perf_counter()
         done = subprocess.run(nbgrader_command(course, copy, "autograde", assignment, "--create", "--force",

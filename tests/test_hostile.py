@@ -62,6 +62,7 @@ import pytest
 
 from conftest import ROOT, SOLUTIONS, notebook_path
 from hostile import EXERCISES, FULL, KINDS, TEST, Context, Kind
+from mi_helpers.batch import copy_gradebook
 from mi_helpers.release import nbgrader_env
 from submissions import NB, solved
 
@@ -495,20 +496,6 @@ def nbgrader_command(course: Path, *args: str, db: Path | None = None) -> list[s
             f"--CourseDirectory.db_url=sqlite:///{db or course / 'gradebook.db'}", "--log-level=WARN"]
 
 
-def copy_gradebook(course: Path, to: Path) -> Path:
-    """A consistent copy of the course's gradebook (sqlite's backup), for one nbgrader run to write."""
-    import sqlite3
-
-    to.parent.mkdir(parents=True, exist_ok=True)
-    src, dst = sqlite3.connect(course / "gradebook.db"), sqlite3.connect(to)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    return to
-
-
 def shares(kinds: list[Kind], n: int) -> list[list[Kind]]:
     """The kinds dealt out to n nbgrader runs, the SLOW ones first, so that no run gets two of them before another
     gets one."""
@@ -577,7 +564,7 @@ def world(tmp_path_factory):
         """nbgrader autograde of one share of the kinds, on a copy of the gradebook."""
         t0 = time.perf_counter()
         others = ["honest"] + [k.student for k in kinds if k not in share]
-        db = copy_gradebook(course, copies[j])
+        db = copy_gradebook(course / "gradebook.db", copies[j])
         run = run_contained(w, nbgrader_command(course, "autograde", NAME, "--create", "--force",
                                                 f"--CourseDirectory.student_id_exclude={','.join(others)}",
                                                 f"--ResilientExecute.timeout={CELL_TIMEOUT_S}", db=db),
