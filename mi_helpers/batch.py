@@ -6,16 +6,19 @@ keeps about one core busy while it runs. ::
     python -m mi_helpers.batch 00_orientation              # every submitted student, one per core
     python -m mi_helpers.batch 00_orientation --jobs 4 --course classroom
 
-runs ``--jobs`` ``nbgrader autograde ASSIGNMENT`` processes side by side (default: one per core), each on
-its share of the students who submitted, from the repository root, so with the course's nbgrader_config.py (the
-sandbox, the trusted judge, tampered cells flagged). nbgrader keeps its gradebook in SQLite, which lets one
-connection write at a time; two nbgrader processes writing the course's gradebook at once fail at random
-with "database is locked" (SQLite gives that error at once, without waiting, to a transaction that read
-and then wants to write while another writes, so a longer busy timeout does not cure it). So no nbgrader
-process here writes the course's gradebook: each gets a copy of it, made when it starts, and when it ends
-this process copies each of its students' submission, grades and comments from the copy into the course's
-gradebook, one student at a time, in one transaction each. The course's gradebook has one writer, this process;
-what ends in it is what sequential ``nbgrader autograde`` writes (``--benchmark`` compares the two).
+runs ``--jobs`` nbgrader processes side by side (default: one per core), from the repository root, so with the
+course's nbgrader_config.py (the sandbox, the trusted judge, tampered cells flagged). Each grades one student at a
+time with nbgrader's own Autograde converter, as ``nbgrader autograde ASSIGNMENT --student=ID`` would (the way the
+formgrader's API calls it), and asks for the next student when it is done: one queue of students, so a process
+that drew quick submissions is never left idle while another grades slow ones, and each process pays nbgrader's
+start-up once. nbgrader keeps its gradebook in SQLite, which lets one connection write at a time; two nbgrader
+processes writing the course's gradebook at once fail at random with "database is locked" (SQLite gives that
+error at once, without waiting, to a transaction that read and then wants to write while another writes, so a
+longer busy timeout does not cure it). So no nbgrader process here writes the course's gradebook: each gets a
+copy of it, made when it starts, and as soon as it has graded a student this process copies that student's
+submission, grades and comments from the copy into the course's gradebook, in one transaction. The course's
+gradebook has one writer, this process; what ends in it is what sequential ``nbgrader autograde`` writes
+(``--benchmark`` compares the two).
 
     python -m mi_helpers.batch --benchmark [--students 20] [--notebooks 00 04] [--jobs 2]
 
@@ -26,6 +29,7 @@ every student got the same score on every graded cell.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sqlite3
@@ -52,9 +56,12 @@ class StudentRun:
     log: str
 
 
+def nbgrader_options(course: Path, db: Path) -> list[str]:
+    return [f"--CourseDirectory.root={course}", f"--CourseDirectory.db_url=sqlite:///{db}", "--log-level=WARN"]
+
+
 def nbgrader_command(course: Path, db: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}",
-            f"--CourseDirectory.db_url=sqlite:///{db}", "--log-level=WARN"]
+    return [sys.executable, "-m", "nbgrader", *args, *nbgrader_options(course, db)]
 
 
 def submitted_students(course: Path, assignment: str) -> list[str]:
@@ -123,48 +130,131 @@ def merge_submission(main_db: Path, worker_db: Path, assignment: str, student: s
         con.close()
 
 
+def serve(assignment: str, options: list[str]) -> int:
+    """``python -m mi_helpers.batch --worker ASSIGNMENT [nbgrader options]``: one nbgrader process that grades
+    the students it is told, one at a time. It reads a student's id from standard input, grades that student as
+    ``nbgrader autograde ASSIGNMENT --student=ID`` does (nbgrader's own Autograde converter, configured from the
+    course's nbgrader_config.py and ``options``, as the formgrader's API runs it), and answers one line of JSON
+    on its standard output; it ends when its input does. Only this process sees those two streams: they are
+    moved to private descriptors that nothing it starts inherits, and standard output becomes standard error,
+    so that nothing else printed (by nbgrader, a preprocessor, or a kernel, which the sandbox already sends to
+    /dev/null) can be read as an answer."""
+    answers = os.fdopen(os.dup(1), "w", buffering=1)  # os.dup: not inherited by the kernels
+    orders = os.fdopen(os.dup(0), "r")
+    os.dup2(2, 1)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.stdout = sys.stderr
+    from nbgrader.apps import AutogradeApp
+    from nbgrader.converters import Autograde
+    from nbgrader.utils import capture_log, temp_attrs
+
+    app = AutogradeApp()
+    app.initialize(options)
+    for line in orders:
+        student = line.strip()
+        started = time.perf_counter()
+        with temp_attrs(app.coursedir, assignment_id=assignment, student_id=student):
+            converter = Autograde(coursedir=app.coursedir, parent=app)
+            converter.force = converter.create_student = True  # nbgrader autograde --force --create
+            result = capture_log(converter)
+        answers.write(json.dumps({"student": student, "success": bool(result["success"]),
+                                  "seconds": time.perf_counter() - started,
+                                  "log": result.get("log", "") + result.get("error", "")}) + "\n")
+    return 0
+
+
+class Worker:
+    """One ``--worker`` process, on its own copy of the gradebook, and the way to hand it students."""
+
+    def __init__(self, course: Path, copy: Path, assignment: str, extra: tuple[str, ...], env: dict[str, str]):
+        self.copy = copy
+        self.errors = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mi_helpers.batch", "--worker", assignment, "--",
+             *nbgrader_options(course, copy), *extra],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, text=True)
+
+    def grade(self, student: str) -> dict | None:
+        """The worker's answer for ``student``, or None when the worker died."""
+        try:
+            self.process.stdin.write(student + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            return None
+        line = self.process.stdout.readline()
+        try:
+            return json.loads(line)
+        except ValueError:
+            return None
+
+    def close(self, kill: bool = False) -> str:
+        """End the worker (at once with ``kill``, else when it has answered); what it printed on standard error."""
+        if kill:
+            self.process.kill()
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.process.wait()
+        self.errors.seek(0)
+        log = self.errors.read()
+        self.errors.close()
+        self.copy.unlink(missing_ok=True)
+        return log
+
+
 def autograde_all(course: Path, assignment: str, *, db: Path | None = None, jobs: int | None = None,
                   students: list[str] | None = None, extra: tuple[str, ...] = (), progress=print) -> list[StudentRun]:
-    """nbgrader autograde of every student in ``jobs`` processes side by side, each grading its share of the
-    students (every ``jobs``-th, in sorted order) on its own copy of the gradebook; a process's students are
-    merged into ``db`` (default ``course/gradebook.db``) one at a time when it ends. One process per share, not
-    per student: each nbgrader process pays some seconds of start-up (nbgrader, torch, the course's checks)."""
+    """nbgrader autograde of every student, ``jobs`` students at a time: ``jobs`` worker processes, each on its own
+    copy of the gradebook, take the next student from one queue whenever they finish one, so that a worker given
+    quick submissions is not left idle while another grades slow ones. Each student is merged into ``db``
+    (default ``course/gradebook.db``) as soon as it is graded. A worker serves many students: each nbgrader process
+    pays some seconds of start-up (nbgrader, torch, the course's checks); one that dies is replaced."""
     course = Path(course).resolve()
     db = Path(db).resolve() if db else course / "gradebook.db"
     if not db.exists():
         raise FileNotFoundError(f"no gradebook at {db}: run nbgrader generate_assignment {assignment} first")
     students = submitted_students(course, assignment) if students is None else sorted(students)
-    everyone = submitted_students(course, assignment)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(students)))
-    shares = [students[k::jobs] for k in range(jobs)]
     # each kernel gets its share of the cores (the course's limit_threads honours OMP_NUM_THREADS, which the
     # sandbox passes on): two kernels of two threads on two cores spin against each other
     env = {**nbgrader_env(), "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
     merging = threading.Lock()
+    waiting = list(reversed(students))
     scratch = Path(tempfile.mkdtemp(prefix="mi-batch-"))
 
-    def grade(share: list[str]) -> list[StudentRun]:
-        copy = scratch / f"gradebook-{share[0]}.db"
-        with merging:  # a consistent copy: nothing is being merged while it is taken
-            copy_gradebook(db, copy)
-        others = [s for s in everyone if s not in share]
-        started = time.perf_counter()
-        done = subprocess.run(nbgrader_command(course, copy, "autograde", assignment, "--create", "--force",
-                                               f"--CourseDirectory.student_id_exclude={','.join(others)}", *extra),
-                              cwd=ROOT, env=env, capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        runs = [StudentRun(s, seconds / len(share), done.returncode, done.stdout + done.stderr) for s in share]
-        if done.returncode == 0:
-            with merging:
-                for student in share:
-                    merge_submission(db, copy, assignment, student)
-        copy.unlink(missing_ok=True)
-        progress(f"{', '.join(share)}: {'graded' if done.returncode == 0 else 'FAILED'} in {seconds:.1f} s")
+    def next_student() -> str | None:
+        with merging:
+            return waiting.pop() if waiting else None
+
+    def work(k: int) -> list[StudentRun]:
+        runs, worker, started = [], None, 0
+        while (student := next_student()) is not None:
+            if worker is None:
+                started += 1
+                copy = scratch / f"gradebook-{k}-{started}.db"
+                with merging:  # a consistent copy: nothing is being merged while it is taken
+                    copy_gradebook(db, copy)
+                worker = Worker(course, copy, assignment, extra, env)
+            answer = worker.grade(student)
+            if answer is None or answer.get("student") != student:  # it died or broke the protocol: this
+                # student failed, and the next gets a new worker
+                log, worker = worker.close(kill=True), None
+                runs.append(StudentRun(student, 0.0, 1, log))
+            else:
+                if answer["success"]:
+                    with merging:
+                        merge_submission(db, worker.copy, assignment, student)
+                runs.append(StudentRun(student, answer["seconds"], 0 if answer["success"] else 1, answer["log"]))
+            progress(f"{student}: {'graded' if runs[-1].returncode == 0 else 'FAILED'} in {runs[-1].seconds:.1f} s")
+        if worker is not None:
+            worker.close()
         return runs
 
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            return [run for runs in pool.map(grade, [s for s in shares if s]) for run in runs]
+            runs = [run for share in pool.map(work, range(jobs)) for run in share]
+        return sorted(runs, key=lambda run: students.index(run.student))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -248,8 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="the gradebook (default: COURSE/gradebook.db)")
     parser.add_argument("--jobs", type=int, default=None, help="students graded at a time (default: the cores)")
     parser.add_argument("--benchmark", action="store_true", help="time sequential against parallel grading")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--students", type=int, default=20, help="submissions per notebook (--benchmark)")
     parser.add_argument("--notebooks", nargs="+", default=["00", "04"], help="notebook numbers (--benchmark)")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:  # --worker ASSIGNMENT -- nbgrader options: see serve()
+        return serve(argv[1], argv[3:])
     args = parser.parse_args(argv)
     if args.benchmark:
         return benchmark(args.students, tuple(args.notebooks), args.jobs or 2)

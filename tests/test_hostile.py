@@ -9,9 +9,9 @@ inside the kernel, which meet the same defence under both: nbgrader grades all o
 
 - in a temporary nbgrader classroom built like tests/test_nbgrader.py's: an honest student is
   autograded first, alone; then the hostile submissions in NBGRADER_JOBS ``nbgrader autograde`` runs side by
-  side, each grading its share of the kinds on its own copy of the gradebook, as ``mi_helpers.batch`` grades a
-  class (the honest student excluded, so that a gradebook rewritten later shows as a changed earlier grade,
-  in the course's gradebook or in a copy);
+  side, each grading its share of the kinds on its own copy of the gradebook, as each of ``mi_helpers.batch``'s
+  graders writes its own copy (the honest student excluded, so that a gradebook rewritten later shows as a
+  changed earlier grade, in the course's gradebook or in a copy);
 - with ``mi-grade`` (``python -m mi_helpers.cli``), one subprocess per kind, two at a time, beside the
   nbgrader runs; the kinds that write shared files (``Kind.last``) are graded after it, one at a time,
   so that a grader that lets them write cannot change the grades of other kinds.

@@ -10,6 +10,7 @@ import csv
 import shutil
 import subprocess
 import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -71,10 +72,18 @@ def classroom(tmp_path_factory):
     pool.shutdown(wait=True)
 
 
+# What a grader's worker (mi_helpers.batch) would read as its answer for the tamperer, full marks, if the kernel
+# could write to the worker's answers
+FORGED = '{"student": "tamperer", "success": true, "seconds": 0, "log": "FORGED"}'
+
+
 def tampered() -> nbformat.NotebookNode:
-    """Notebook 00 solved, then: A's test cell edited, B's deleted, a cell that kills the
-    kernel before C, and an endless loop in D's answer cell; without the worked examples and figures."""
+    """Notebook 00 solved, then: a forged grader's answer written to the kernel's standard output, A's test cell
+    edited, B's deleted, a cell that kills the kernel before C, and an endless loop in D's answer cell; without
+    the worked examples and figures."""
     nb = exercises_only(solved())
+    insert_before(nb, answer_id(A), f"import os, sys\nfor fd in (1, 2):\n    os.write(fd, b'\\n{FORGED}\\n')\n"
+                                    f"print({FORGED!r})\nprint({FORGED!r}, file=sys.__stdout__, flush=True)")
     nb.cells[index_of(nb, f"test_{answer_id(A)}")].source = "print('✔ passed')"
     del nb.cells[index_of(nb, f"test_{answer_id(B)}")]
     insert_before(nb, answer_id(C), "import os\nos._exit(1)")
@@ -120,9 +129,11 @@ def test_export_lists_every_student(classroom):
 
 
 def test_parallel_autograde_gives_the_sequential_grades(classroom, tmp_path):
-    """mi_helpers.batch: two nbgrader processes side by side, each grading its share of the students on a copy of
-    the gradebook, the students merged one by one into the course's: the same scores as nbgrader's own sequential
-    run, every student's earlier submission replaced rather than doubled."""
+    """mi_helpers.batch: two nbgrader processes side by side, each taking the next student from one queue and
+    grading it on its own copy of the gradebook, each student merged into the course's when graded: the same
+    scores as nbgrader's own sequential run, every student's earlier submission replaced rather than doubled,
+    and the tamperer's forged answer on its kernel's standard output not taken for the worker's (the sandbox
+    sends a kernel's output nowhere, and a worker answers on a descriptor that no kernel inherits)."""
     name = next(n for n in notebook_names() if n.startswith(NB))
     course = tmp_path / "course"
     shutil.copytree(classroom(name), course, ignore=shutil.ignore_patterns("autograded", "feedback"))
@@ -131,8 +142,47 @@ def test_parallel_autograde_gives_the_sequential_grades(classroom, tmp_path):
     runs = batch.autograde_all(course, name, jobs=2, extra=(f"--ResilientExecute.timeout={LOOP_TIMEOUT_S}",),
                                progress=lambda line: None)
     assert [r.returncode for r in runs] == [0, 0, 0], [r.log[-2000:] for r in runs if r.returncode]
+    assert not any("FORGED" in r.log for r in runs)  # the tamperer's kernel printed it: not the worker's answer
     assert batch.scores(course / "gradebook.db") == sequential
     with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
         assert len(gb.find_assignment(name).submissions) == 3
     assert all((course / "autograded" / student / name / f"{name}.ipynb").exists()
                for student in ("solver", "starter", "tamperer"))
+
+
+def test_batch_hands_out_students_one_at_a_time_and_replaces_a_dead_grader(tmp_path, monkeypatch):
+    """mi_helpers.batch's queue, with stand-ins for the nbgrader processes: a grader busy with one slow submission
+    does not hold back the others (student a is graded only once every other student is), a grader that dies
+    costs only its student, and only the students graded successfully are merged into the gradebook."""
+    (tmp_path / "gradebook.db").touch()
+    for student in "abcdef":
+        (tmp_path / "submitted" / student / "hw").mkdir(parents=True)
+    everyone_else_graded = threading.Event()
+    graders, merged = [], []
+
+    class Grader:
+        def __init__(self, course, copy, assignment, extra, env):
+            self.copy, self.students = copy, []
+            graders.append(self)
+
+        def grade(self, student):
+            self.students.append(student)
+            if student == "a":
+                assert everyone_else_graded.wait(timeout=30), "a grader's students were fixed in advance"
+            if student == "c":
+                return None  # the grader died
+            if student == "f":
+                everyone_else_graded.set()
+            return {"student": student, "success": student != "d", "seconds": 1.0, "log": f"log of {student}"}
+
+        def close(self, kill=False):
+            return "it died" if kill else ""
+
+    monkeypatch.setattr(batch, "Worker", Grader)
+    monkeypatch.setattr(batch, "copy_gradebook", lambda db, to: to)
+    monkeypatch.setattr(batch, "merge_submission", lambda db, copy, assignment, student: merged.append(student))
+    runs = batch.autograde_all(tmp_path, "hw", jobs=2, progress=lambda line: None)
+    assert [(r.student, r.returncode) for r in runs] == [("a", 0), ("b", 0), ("c", 1), ("d", 1), ("e", 0), ("f", 0)]
+    assert runs[2].log == "it died" and runs[3].log == "log of d"
+    assert sorted(merged) == ["a", "b", "e", "f"]
+    assert sorted(g.students for g in graders) == [["a"], ["b", "c"], ["d", "e", "f"]]
