@@ -4,7 +4,8 @@
 keeps about one core busy while it runs. ::
 
     python -m mi_helpers.batch 00_orientation              # every submitted student, one per core
-    python -m mi_helpers.batch 00_orientation --jobs 4 --course classroom
+    python -m mi_helpers.batch 00_orientation --jobs 4 --course classroom --ResilientExecute.timeout=60
+    python -m mi_helpers.batch 00_orientation --only alice bob     # regrade two students
 
 runs ``--jobs`` nbgrader processes side by side (default: one per core), from the repository root, so with the
 course's nbgrader_config.py (the sandbox, the trusted judge, tampered cells flagged). Each grades one student at a
@@ -214,11 +215,17 @@ def autograde_all(course: Path, assignment: str, *, db: Path | None = None, jobs
     db = Path(db).resolve() if db else course / "gradebook.db"
     if not db.exists():
         raise FileNotFoundError(f"no gradebook at {db}: run nbgrader generate_assignment {assignment} first")
-    students = submitted_students(course, assignment) if students is None else sorted(students)
+    submitted = submitted_students(course, assignment)
+    students = submitted if students is None else sorted(set(students))
+    missing = [s for s in students if s not in submitted]
+    if missing:
+        raise FileNotFoundError(f"no submission of {assignment} in {course / 'submitted'} from {', '.join(missing)}")
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(students)))
     # each kernel gets its share of the cores (the course's limit_threads honours OMP_NUM_THREADS, which the
     # sandbox passes on): two kernels of two threads on two cores spin against each other
-    env = {**nbgrader_env(), "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
+    # (unless the environment says how many threads)
+    env = nbgrader_env()
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
     merging = threading.Lock()
     waiting = list(reversed(students))
     scratch = Path(tempfile.mkdtemp(prefix="mi-batch-"))
@@ -337,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--course", default=str(ROOT / "classroom"), help="nbgrader's course folder (classroom/)")
     parser.add_argument("--db", help="the gradebook (default: COURSE/gradebook.db)")
     parser.add_argument("--jobs", type=int, default=None, help="students graded at a time (default: the cores)")
+    parser.add_argument("--only", nargs="+", metavar="STUDENT", help="grade only these students (default: all)")
     parser.add_argument("--benchmark", action="store_true", help="time sequential against parallel grading")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--students", type=int, default=20, help="submissions per notebook (--benchmark)")
@@ -344,12 +352,20 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:  # --worker ASSIGNMENT -- nbgrader options: see serve()
         return serve(argv[1], argv[3:])
-    args = parser.parse_args(argv)
+    args, options = parser.parse_known_args(argv)
+    wrong = [o for o in options if not (o.startswith("--") and "." in o.split("=")[0])]
+    if wrong:
+        parser.error(f"unrecognised: {' '.join(wrong)} (nbgrader options are written --Class.trait=value)")
     if args.benchmark:
         return benchmark(args.students, tuple(args.notebooks), args.jobs or 2)
     if not args.assignment:
         parser.error("say which assignment to grade, e.g. 00_orientation")
-    runs = autograde_all(Path(args.course), args.assignment, db=Path(args.db) if args.db else None, jobs=args.jobs)
+    try:
+        runs = autograde_all(Path(args.course), args.assignment, db=Path(args.db) if args.db else None,
+                             jobs=args.jobs, students=args.only, extra=tuple(options))
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     failed = [r for r in runs if r.returncode]
     for run in failed:
         print(f"\n{run.student}: nbgrader autograde failed:\n{run.log[-2000:]}")

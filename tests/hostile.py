@@ -756,13 +756,15 @@ def overwrites_a_classmate(ctx):
 @kind("disk", post=honest_untouched, last=True)
 def rewrites_the_gradebook(ctx):
     """Finds nbgrader's gradebook.db (up from the working folder, in the classroom, and the copies that
-    nbgrader runs side by side write, which a real attacker finds by listing /tmp) and, with sqlite,
+    nbgrader runs side by side write: the test's, which a real attacker finds by listing /tmp, and those of
+    mi_helpers.batch's graders in /tmp) and, with sqlite,
     gives itself 100 on every cell and the honest student 0: the gradebook must be out of reach, and
     an earlier grade never changes."""
     return attack("""
-        import pathlib, sqlite3
+        import pathlib, sqlite3, tempfile
         _here = pathlib.Path.cwd().resolve()
-        _books = {pathlib.Path("@COURSE@") / "gradebook.db", *map(pathlib.Path, @COPIES@)}
+        _books = {pathlib.Path("@COURSE@") / "gradebook.db", *map(pathlib.Path, @COPIES@),
+                  *pathlib.Path(tempfile.gettempdir()).glob("mi-batch-*/gradebook-*.db")}  # mi_helpers.batch's
         for _up in (_here, *_here.parents):
             try:
                 if (_up / "gradebook.db").is_file():

@@ -8,10 +8,11 @@ inside the kernel, which meet the same defence under both: nbgrader grades all o
 ``hostile.IN_THE_KERNEL``):
 
 - in a temporary nbgrader classroom built like tests/test_nbgrader.py's: an honest student is
-  autograded first, alone; then the hostile submissions in NBGRADER_JOBS ``nbgrader autograde`` runs side by
-  side, each grading its share of the kinds on its own copy of the gradebook, as each of ``mi_helpers.batch``'s
-  graders writes its own copy (the honest student excluded, so that a gradebook rewritten later shows as a
-  changed earlier grade, in the course's gradebook or in a copy);
+  autograded first, alone; then the hostile submissions in NBGRADER_JOBS runs side by side, each grading its
+  share of the kinds on its own copy of the gradebook (the honest student excluded, so that a gradebook
+  rewritten later shows as a changed earlier grade, in the course's gradebook or in a copy): one share by
+  ``nbgrader autograde``, the other by ``python -m mi_helpers.batch``, whose grader process serves one
+  student after another and merges each into the copy;
 - with ``mi-grade`` (``python -m mi_helpers.cli``), one subprocess per kind, two at a time, beside the
   nbgrader runs; the kinds that write shared files (``Kind.last``) are graded after it, one at a time,
   so that a grader that lets them write cannot change the grades of other kinds.
@@ -74,7 +75,7 @@ MI_LIMIT_S = 420  # an mi-grade run is killed after this
 NBGRADER_LIMIT_S = 1800  # the nbgrader run of all hostile submissions is killed after this
 GRACE_S = 5  # a process alive this long after its parent (or the grader) ended was left behind
 WORKERS = 2  # mi-grade runs at a time
-NBGRADER_JOBS = 2  # nbgrader autograde runs at a time, each on its own copy of the gradebook
+NBGRADER_JOBS = 2  # nbgrader runs at a time, each on its own copy of the gradebook (nbgrader autograde, batch)
 # kinds that wait out a cell's time-out or flood the grader: dealt out first, one to each nbgrader run
 SLOW = ("exits_loops_and_memory", "stops_its_process_group", "output_flood", "process_flood")
 GRADERS = ("mi-grade", "nbgrader")
@@ -561,16 +562,22 @@ def world(tmp_path_factory):
         kinds.append(k)
 
     def nbgrader_share(j: int, share: list[Kind]):
-        """nbgrader autograde of one share of the kinds, on a copy of the gradebook."""
+        """One share of the kinds, on a copy of the gradebook: the even shares by ``nbgrader autograde``, the odd
+        ones by ``python -m mi_helpers.batch`` (a grader process that takes one student at a time and merges
+        each into the copy), the two ways an instructor grades a class."""
         t0 = time.perf_counter()
-        others = ["honest"] + [k.student for k in kinds if k not in share]
         db = copy_gradebook(course / "gradebook.db", copies[j])
-        run = run_contained(w, nbgrader_command(course, "autograde", NAME, "--create", "--force",
-                                                f"--CourseDirectory.student_id_exclude={','.join(others)}",
-                                                f"--ResilientExecute.timeout={CELL_TIMEOUT_S}", db=db),
-                            tmp / "runs" / f"nbgrader-share{j}", NBGRADER_LIMIT_S)
+        timeout = f"--ResilientExecute.timeout={CELL_TIMEOUT_S}"
+        if j % 2 == 0:
+            others = ["honest"] + [k.student for k in kinds if k not in share]
+            command = nbgrader_command(course, "autograde", NAME, "--create", "--force",
+                                       f"--CourseDirectory.student_id_exclude={','.join(others)}", timeout, db=db)
+        else:
+            command = [sys.executable, "-m", "mi_helpers.batch", NAME, f"--course={course}", f"--db={db}",
+                       "--jobs=1", timeout, "--only", *[k.student for k in share]]
+        run = run_contained(w, command, tmp / "runs" / f"nbgrader-share{j}", NBGRADER_LIMIT_S)
         w.nbgrader_runs.append(run)
-        errors = nbgrader_errors(run.stderr)
+        errors = nbgrader_errors(run.stdout + "\n" + run.stderr)  # mi_helpers.batch prints a failed student's log
         for k in share:
             rows = gradebook_rows(db, k.student)
             why = errors.get(k.student) or (f"nbgrader {run.ended()} before or while grading it"
@@ -580,7 +587,7 @@ def world(tmp_path_factory):
         w.unattributed_left += [e for e in run.left if not any(f"/{k.student}/" in e["cwd"] + " " + e["cmdline"]
                                                                for k in share)]
         w.check_honest_grade(FIRST_PHASE, db)  # the copy this run wrote: the honest student's grade is unchanged
-        w.seconds[f"nbgrader {j + 1}"] = time.perf_counter() - t0
+        w.seconds[f"nbgrader {'autograde' if j % 2 == 0 else 'batch'} {j + 1}"] = time.perf_counter() - t0
 
     def mi_grade(k: Kind):
         folder = tmp / "runs" / f"mi-grade-{k.student}"
