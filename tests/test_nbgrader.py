@@ -152,8 +152,9 @@ def test_parallel_autograde_gives_the_sequential_grades(classroom, tmp_path):
 
 def test_batch_hands_out_students_one_at_a_time_and_replaces_a_dead_grader(tmp_path, monkeypatch):
     """mi_helpers.batch's queue, with stand-ins for the nbgrader processes: a grader busy with one slow submission
-    does not hold back the others (student a is graded only once every other student is), a grader that dies
-    costs only its student, and only the students graded successfully are merged into the gradebook."""
+    does not hold back the others (student a is graded only once every other student is), a grader that dies or
+    answers for another student costs only its student and is replaced, only the students graded successfully
+    are merged into the gradebook, and a student with no submission is refused before anything is graded."""
     (tmp_path / "gradebook.db").touch()
     for student in "abcdef":
         (tmp_path / "submitted" / student / "hw").mkdir(parents=True)
@@ -171,6 +172,8 @@ def test_batch_hands_out_students_one_at_a_time_and_replaces_a_dead_grader(tmp_p
                 assert everyone_else_graded.wait(timeout=30), "a grader's students were fixed in advance"
             if student == "c":
                 return None  # the grader died
+            if student == "e":
+                return {"student": "f", "success": True, "seconds": 1.0, "log": ""}  # not e's answer
             if student == "f":
                 everyone_else_graded.set()
             return {"student": student, "success": student != "d", "seconds": 1.0, "log": f"log of {student}"}
@@ -182,7 +185,10 @@ def test_batch_hands_out_students_one_at_a_time_and_replaces_a_dead_grader(tmp_p
     monkeypatch.setattr(batch, "copy_gradebook", lambda db, to: to)
     monkeypatch.setattr(batch, "merge_submission", lambda db, copy, assignment, student: merged.append(student))
     runs = batch.autograde_all(tmp_path, "hw", jobs=2, progress=lambda line: None)
-    assert [(r.student, r.returncode) for r in runs] == [("a", 0), ("b", 0), ("c", 1), ("d", 1), ("e", 0), ("f", 0)]
-    assert runs[2].log == "it died" and runs[3].log == "log of d"
-    assert sorted(merged) == ["a", "b", "e", "f"]
-    assert sorted(g.students for g in graders) == [["a"], ["b", "c"], ["d", "e", "f"]]
+    assert [(r.student, r.returncode) for r in runs] == [("a", 0), ("b", 0), ("c", 1), ("d", 1), ("e", 1), ("f", 0)]
+    assert runs[2].log == runs[4].log == "it died" and runs[3].log == "log of d"
+    assert sorted(merged) == ["a", "b", "f"]
+    assert sorted(g.students for g in graders) == [["a"], ["b", "c"], ["d", "e"], ["f"]]
+    with pytest.raises(FileNotFoundError, match="from nobody"):
+        batch.autograde_all(tmp_path, "hw", students=["b", "nobody"], progress=lambda line: None)
+    assert len(graders) == 4
