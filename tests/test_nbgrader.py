@@ -7,6 +7,7 @@ The solution version earns every autograded point; the learner version none.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -192,3 +193,37 @@ def test_batch_hands_out_students_one_at_a_time_and_replaces_a_dead_grader(tmp_p
     with pytest.raises(FileNotFoundError, match="from nobody"):
         batch.autograde_all(tmp_path, "hw", students=["b", "nobody"], progress=lambda line: None)
     assert len(graders) == 4
+
+
+WORKER_WITH_A_LOUD_CONVERTER = r'''
+import os, subprocess, sys
+import nbgrader.converters
+
+class Loud(nbgrader.converters.Autograde):  # grades nothing: prints, and starts processes that print and read stdin
+    def start(self):
+        print('{"student": "y", "success": true, "seconds": 0, "log": "FORGED by print"}', flush=True)
+        os.write(1, b'{"student": "y", "success": true, "seconds": 0, "log": "FORGED on fd 1"}\n')
+        subprocess.run([sys.executable, "-c", "print('FORGED by a child')"])
+        # would wait for (and swallow) the next student, sent only once this one is answered
+        subprocess.run([sys.executable, "-c", "import sys; sys.stdin.readline()"], timeout=10)
+
+nbgrader.converters.Autograde = Loud
+from mi_helpers.batch import serve
+sys.exit(serve("hw", []))
+'''
+
+
+def test_a_batch_worker_answers_on_a_stream_that_nothing_it_runs_can_write_or_read():
+    """mi_helpers.batch's grader process: what the grading prints, or a process it starts prints (a kernel outside
+    the sandbox), is not read as an answer, and nothing it starts can read the students it is sent."""
+    worker = subprocess.Popen([sys.executable, "-c", WORKER_WITH_A_LOUD_CONVERTER], cwd=ROOT, env=nbgrader_env(),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker.stdin.write("x\n")  # as mi_helpers.batch does: the next student once this one is answered
+    worker.stdin.flush()
+    first = worker.stdout.readline()
+    worker.stdin.write("y\n")
+    rest, errors = worker.communicate(timeout=120)
+    assert worker.returncode == 0 and "Traceback" not in errors, errors  # the course's config loaded
+    answers = [json.loads(line) for line in (first + rest).splitlines()]
+    assert [(a["student"], a["success"]) for a in answers] == [("x", True), ("y", True)], first + rest
+    assert "FORGED" not in first + rest and errors.count("FORGED") == 6  # three for each student
