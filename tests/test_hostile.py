@@ -63,6 +63,7 @@ import pytest
 
 from conftest import ROOT, SOLUTIONS, notebook_path
 from hostile import EXERCISES, FULL, KINDS, TEST, Context, Kind
+from mi_helpers import batch
 from mi_helpers.batch import copy_gradebook
 from mi_helpers.release import nbgrader_env
 from submissions import NB, solved
@@ -493,8 +494,7 @@ class World:
 # ------------------------------------------------------------------ the fixture
 
 def nbgrader_command(course: Path, *args: str, db: Path | None = None) -> list[str]:
-    return [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}",
-            f"--CourseDirectory.db_url=sqlite:///{db or course / 'gradebook.db'}", "--log-level=WARN"]
+    return batch.nbgrader_command(course, db or course / "gradebook.db", *args)
 
 
 def shares(kinds: list[Kind], n: int) -> list[list[Kind]]:

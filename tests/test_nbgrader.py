@@ -29,10 +29,8 @@ LOOP_TIMEOUT_S = 12  # an endless loop costs this much, twice; no cell of notebo
 def nbgrader(course, *args):
     # the classrooms are built two at a time: torch on one thread in each kernel (the course's limit_threads
     # honours OMP_NUM_THREADS, which the sandbox passes on), or their threads spin against each other
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}",
-                           f"--CourseDirectory.db_url=sqlite:///{course}/gradebook.db", "--log-level=WARN"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900,
-                          env={**nbgrader_env(), "OMP_NUM_THREADS": "1"})
+    done = subprocess.run(batch.nbgrader_command(course, course / "gradebook.db", *args), cwd=ROOT,
+                          capture_output=True, text=True, timeout=900, env={**nbgrader_env(), "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done
 
